@@ -1,0 +1,42 @@
+# Everything runs from .venv, made with Python 3.10 (the TFX 1.16 stack needs < 3.11).
+PYTHON ?= python3.10
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIPELINE_ROOT ?= pipeline_output
+
+.PHONY: install run test test-fast lock clean
+
+install: $(VENV)/.installed
+
+# The marker is written last: an interrupted install is redone, never taken as complete.
+$(VENV)/.installed: requirements.lock setup.py
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null || { \
+	  echo "error: '$(PYTHON)' is not a working Python 3.10, which TFX 1.16 needs."; \
+	  echo "Install it (pyenv install 3.10.13, or apt/brew python3.10) or run"; \
+	  echo "'make install PYTHON=/path/to/python3.10'."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --constraint requirements.lock --editable '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/movielens-tfx run --pipeline-root $(PIPELINE_ROOT)
+
+test: install
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m 'not slow'
+
+# Re-resolve after changing setup.py's requirements, then commit requirements.lock.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip==26.3
+	.venv-lock/bin/pip install --quiet '.[dev]'
+	{ echo "# Fully resolved environment for Python 3.10 on Linux x86-64 (glibc 2.36)."; \
+	  echo "# Regenerate: make lock (after editing the requirements in setup.py)."; \
+	  .venv-lock/bin/pip freeze --exclude movielens-tfx-recommender; } > requirements.lock
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) $(PIPELINE_ROOT) *.egg-info

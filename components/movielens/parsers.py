@@ -1,0 +1,343 @@
+"""Readers for the MovieLens releases on local disk: a directory or the zip GroupLens ships.
+
+The release is detected from the file names it holds:
+- ml-100k: `u.data` (tab separated) and `u.item` (pipe separated, latin-1, 19 genre flags);
+- ml-1m (and ml-10m): `ratings.dat` and `movies.dat` (`::` separated, latin-1);
+- ml-latest, ml-latest-small, ml-20m, ml-25m: `ratings.csv` and `movies.csv` (UTF-8 CSV).
+
+Every malformed row raises `DataFormatError` naming the file, the 1-based line and the field.
+Files are streamed line by line so that the larger releases need not be read into memory whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import os
+import zipfile
+from typing import IO, Callable, Dict, Iterator, List, Sequence, Tuple
+
+import numpy as np
+
+from components.movielens.records import DataFormatError, Movie, MovieLensData
+
+# The genre columns of ml-100k's u.item, in file order (u.genre).
+ML100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+    "Sci-Fi", "Thriller", "War", "Western",
+)
+_ML100K_ITEM_FIELDS = ("movie_id", "title", "release_date", "video_release_date", "imdb_url")
+
+
+@dataclasses.dataclass(frozen=True)
+class RatingScale:
+    """The ratings a release may hold: whole stars 1-5, or half stars 0.5-5 in ml-latest."""
+
+    lowest: float
+    highest: float
+    step: float
+
+    def check(self, value: float) -> bool:
+        if not self.lowest <= value <= self.highest:
+            return False
+        steps = (value - self.lowest) / self.step
+        return abs(steps - round(steps)) < 1e-6
+
+    def describe(self) -> str:
+        return f"{self.lowest:g} to {self.highest:g} in steps of {self.step:g}"
+
+
+WHOLE_STARS = RatingScale(1.0, 5.0, 1.0)
+HALF_STARS = RatingScale(0.5, 5.0, 0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Format:
+    name: str
+    ratings_file: str
+    movies_file: str
+    read_movies: Callable[["_Source", str], Dict[str, Movie]]
+    ratings_rows: Callable[["_Source", str], Iterator[Tuple[int, Sequence[str]]]]
+    scale: RatingScale
+
+
+class _Source:
+    """A directory or a zip archive, opened by file base name wherever it sits inside."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._zip = None
+        if os.path.isdir(path):
+            self._members = _files_in_directory(path)
+        elif zipfile.is_zipfile(path):
+            self._zip = zipfile.ZipFile(path)
+            self._members = {
+                os.path.basename(name): name
+                for name in self._zip.namelist()
+                if not name.endswith("/") and not os.path.basename(name).startswith(".")
+            }
+        elif os.path.exists(path):
+            raise DataFormatError(path, "is neither a directory nor a zip archive of MovieLens")
+        else:
+            raise DataFormatError(path, "does not exist")
+
+    def has(self, name: str) -> bool:
+        return name in self._members
+
+    def label(self, name: str) -> str:
+        if self._zip is not None:
+            return f"{self.path}!{self._members[name]}"
+        return self._members[name]
+
+    @contextlib.contextmanager
+    def open(self, name: str) -> Iterator[IO[bytes]]:
+        if self._zip is not None:
+            with self._zip.open(self._members[name]) as stream:
+                yield stream
+        else:
+            with open(self._members[name], "rb") as stream:
+                yield stream
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+    def lines(self, name: str, encoding: str) -> Iterator[Tuple[int, str]]:
+        """Yields (1-based line number, text without the line break); empty files are errors."""
+        label = self.label(name)
+        seen_any = False
+        with self.open(name) as stream:
+            for number, raw in enumerate(stream, start=1):
+                seen_any = True
+                try:
+                    text = raw.decode(encoding)
+                except UnicodeDecodeError as error:
+                    bad = raw[error.start:error.start + 1].hex()
+                    raise DataFormatError(
+                        label,
+                        f"cannot be read as {encoding} text (byte 0x{bad} at column "
+                        f"{error.start + 1}); MovieLens {name} files are {encoding}",
+                        line=number,
+                    ) from None
+                text = text.rstrip("\r\n")
+                if text.strip():
+                    yield number, text
+        if not seen_any:
+            raise DataFormatError(label, "file is empty")
+
+
+def _files_in_directory(path: str) -> Dict[str, str]:
+    """Maps base names to paths, in `path` itself or one level down (an extracted zip's folder)."""
+    found: Dict[str, str] = {}
+    for entry in sorted(os.listdir(path)):
+        full = os.path.join(path, entry)
+        if os.path.isdir(full):
+            for inner in sorted(os.listdir(full)):
+                found.setdefault(inner, os.path.join(full, inner))
+    for entry in sorted(os.listdir(path)):
+        full = os.path.join(path, entry)
+        if os.path.isfile(full):
+            found[entry] = full
+    return found
+
+
+def _split_rows(
+    source: _Source, name: str, separator: str, columns: Sequence[str], encoding: str
+) -> Iterator[Tuple[int, Sequence[str]]]:
+    for number, text in source.lines(name, encoding):
+        fields = text.split(separator)
+        if len(fields) != len(columns):
+            raise DataFormatError(
+                source.label(name),
+                f"expected {len(columns)} fields ({', '.join(columns)}) separated by "
+                f"{separator!r}, found {len(fields)}",
+                line=number,
+            )
+        yield number, fields
+
+
+def _csv_rows(
+    source: _Source, name: str, columns: Sequence[str]
+) -> Iterator[Tuple[int, Sequence[str]]]:
+    label = source.label(name)
+    lines = source.lines(name, "utf-8")
+    numbers: List[int] = []
+
+    def texts() -> Iterator[str]:
+        for number, text in lines:
+            numbers.append(number)
+            yield text
+
+    reader = csv.reader(texts())
+    header = next(reader, None)
+    if header != list(columns):
+        raise DataFormatError(
+            label,
+            f"expected the header {','.join(columns)}, found {header}",
+            line=numbers[0] if numbers else None,
+        )
+    for fields in reader:
+        if len(fields) != len(columns):
+            raise DataFormatError(
+                label,
+                f"expected {len(columns)} comma separated fields ({', '.join(columns)}), "
+                f"found {len(fields)}",
+                line=numbers[-1],
+            )
+        yield numbers[-1], fields
+
+
+def _parse_id(label: str, line: int, field: str, text: str) -> str:
+    text = text.strip()
+    if not text.isdigit():
+        raise DataFormatError(label, f"expected a positive integer id, found {text!r}", line, field)
+    return str(int(text))
+
+
+def _parse_rating(label: str, line: int, text: str, scale: RatingScale) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataFormatError(label, f"expected a number, found {text!r}", line, "rating") from None
+    if not scale.check(value):
+        raise DataFormatError(
+            label, f"rating {text.strip()} is outside {scale.describe()}", line, "rating"
+        )
+    return value
+
+
+def _parse_timestamp(label: str, line: int, text: str) -> int:
+    text = text.strip()
+    if not text.isdigit():
+        raise DataFormatError(
+            label, f"expected seconds since 1970 as an integer, found {text!r}", line, "timestamp"
+        )
+    return int(text)
+
+
+def _register(movies: Dict[str, Movie], label: str, line: int, movie: Movie) -> None:
+    if movie.movie_id in movies:
+        raise DataFormatError(label, f"movie {movie.movie_id} is listed twice", line, "movie_id")
+    movies[movie.movie_id] = movie
+
+
+def _ml100k_movies(source: _Source, name: str) -> Dict[str, Movie]:
+    label = source.label(name)
+    columns = _ML100K_ITEM_FIELDS + ML100K_GENRES
+    movies: Dict[str, Movie] = {}
+    for number, fields in _split_rows(source, name, "|", columns, "latin-1"):
+        flags = fields[len(_ML100K_ITEM_FIELDS):]
+        for genre, flag in zip(ML100K_GENRES, flags):
+            if flag not in ("0", "1"):
+                raise DataFormatError(label, f"expected a 0/1 genre flag, found {flag!r}",
+                                      number, genre)
+        genres = tuple(g for g, flag in zip(ML100K_GENRES, flags) if flag == "1")
+        movie_id = _parse_id(label, number, "movie_id", fields[0])
+        _register(movies, label, number, Movie(movie_id, fields[1], genres))
+    return movies
+
+
+def _ml1m_movies(source: _Source, name: str) -> Dict[str, Movie]:
+    label = source.label(name)
+    movies: Dict[str, Movie] = {}
+    for number, fields in _split_rows(source, name, "::", ("MovieID", "Title", "Genres"),
+                                      "latin-1"):
+        movie_id = _parse_id(label, number, "MovieID", fields[0])
+        _register(movies, label, number, Movie(movie_id, fields[1], _genre_list(fields[2])))
+    return movies
+
+
+def _csv_movies(source: _Source, name: str) -> Dict[str, Movie]:
+    label = source.label(name)
+    movies: Dict[str, Movie] = {}
+    for number, fields in _csv_rows(source, name, ("movieId", "title", "genres")):
+        movie_id = _parse_id(label, number, "movieId", fields[0])
+        _register(movies, label, number, Movie(movie_id, fields[1], _genre_list(fields[2])))
+    return movies
+
+
+def _genre_list(text: str) -> Tuple[str, ...]:
+    if text in ("", "(no genres listed)"):
+        return ()
+    return tuple(text.split("|"))
+
+
+FORMATS = (
+    _Format(
+        "ml-100k", "u.data", "u.item", _ml100k_movies,
+        lambda source, name: _split_rows(
+            source, name, "\t", ("user_id", "item_id", "rating", "timestamp"), "utf-8"),
+        WHOLE_STARS,
+    ),
+    _Format(
+        "ml-1m", "ratings.dat", "movies.dat", _ml1m_movies,
+        lambda source, name: _split_rows(
+            source, name, "::", ("UserID", "MovieID", "Rating", "Timestamp"), "utf-8"),
+        WHOLE_STARS,
+    ),
+    _Format(
+        "ml-latest", "ratings.csv", "movies.csv", _csv_movies,
+        lambda source, name: _csv_rows(source, name, ("userId", "movieId", "rating", "timestamp")),
+        HALF_STARS,
+    ),
+)
+
+
+def detect_format(path: str) -> str:
+    """Names the MovieLens release at `path` (a directory or zip), or raises DataFormatError."""
+    source = _Source(path)
+    try:
+        return _detect(source).name
+    finally:
+        source.close()
+
+
+def _detect(source: _Source) -> _Format:
+    for fmt in FORMATS:
+        if source.has(fmt.ratings_file) and source.has(fmt.movies_file):
+            return fmt
+    expected = "; ".join(f"{f.name}: {f.ratings_file} and {f.movies_file}" for f in FORMATS)
+    raise DataFormatError(
+        source.path, f"holds no MovieLens release I know. Expected the files of one of {expected}"
+    )
+
+
+def read_movielens(path: str) -> MovieLensData:
+    """Reads every rating and the movie catalogue of the MovieLens release at `path`."""
+    source = _Source(path)
+    try:
+        fmt = _detect(source)
+        movies = fmt.read_movies(source, fmt.movies_file)
+        label = source.label(fmt.ratings_file)
+        user_ids: List[str] = []
+        movie_ids: List[str] = []
+        ratings: List[float] = []
+        timestamps: List[int] = []
+        for number, (user, movie, rating, timestamp) in fmt.ratings_rows(source,
+                                                                         fmt.ratings_file):
+            user_ids.append(_parse_id(label, number, "user_id", user))
+            movie_id = _parse_id(label, number, "movie_id", movie)
+            if movie_id not in movies:
+                raise DataFormatError(
+                    label,
+                    f"movie {movie_id} is not in {source.label(fmt.movies_file)}",
+                    number,
+                    "movie_id",
+                )
+            movie_ids.append(movie_id)
+            ratings.append(_parse_rating(label, number, rating, fmt.scale))
+            timestamps.append(_parse_timestamp(label, number, timestamp))
+    finally:
+        source.close()
+    if not ratings:
+        raise DataFormatError(label, "holds no ratings")
+    return MovieLensData(
+        user_ids=np.array(user_ids, dtype=object),
+        movie_ids=np.array(movie_ids, dtype=object),
+        ratings=np.array(ratings, dtype=np.float32),
+        timestamps=np.array(timestamps, dtype=np.int64),
+        movies=movies,
+        description=f"{fmt.name} at {path}",
+    )

@@ -1,0 +1,90 @@
+"""Every tunable of the pipeline, in one typed place.
+
+Components receive their part as JSON (a TFX execution property) and rebuild it with
+`from_json`, so a run recorded in ML Metadata says exactly what it was configured with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from components.movielens.splits import SPLITTERS
+from components.movielens.synthetic import SyntheticConfig
+from components.movielens.tfds_source import DEFAULT_DATASET
+
+SYNTHETIC = "synthetic"
+TFDS = "tfds"
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the option."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the ratings come from and how they are split into train and eval."""
+
+    source: str = SYNTHETIC  # "synthetic", "tfds", or a MovieLens directory or zip
+    split: str = "random"  # "random" or "temporal"
+    eval_fraction: float = 0.2
+    split_seed: int = 42
+    synthetic: SyntheticConfig = SyntheticConfig()
+    tfds_dataset: str = DEFAULT_DATASET
+    tfds_data_dir: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITTERS:
+            raise ConfigError(f"--split must be one of {sorted(SPLITTERS)}, got {self.split!r}")
+        if not 0.0 < self.eval_fraction < 1.0:
+            raise ConfigError(f"eval_fraction must be between 0 and 1, got {self.eval_fraction}")
+        if self.source not in (SYNTHETIC, TFDS) and not os.path.exists(self.source):
+            raise ConfigError(
+                f"--data {self.source!r}: no such file or directory. Give 'synthetic', 'tfds', "
+                "or the path of a MovieLens directory or zip."
+            )
+
+    @property
+    def is_local_path(self) -> bool:
+        return self.source not in (SYNTHETIC, TFDS)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "DataConfig":
+        values: Dict[str, Any] = json.loads(text)
+        values["synthetic"] = SyntheticConfig(**values["synthetic"])
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """The pipeline as a whole: its name, where it writes, and how Beam runs."""
+
+    pipeline_root: str
+    data: DataConfig = DataConfig()
+    pipeline_name: str = "movielens-recommender"
+    enable_cache: bool = True
+    beam_workers: int = 0  # 0: in-process; N > 0: DirectRunner with N worker processes
+    extra_beam_args: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.beam_workers < 0:
+            raise ConfigError(f"--beam-workers must be 0 or more, got {self.beam_workers}")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.pipeline_root, "metadata.sqlite")
+
+    @property
+    def beam_pipeline_args(self) -> List[str]:
+        """DirectRunner in-process by default; Beam's own flags given by the user win."""
+        if self.beam_workers:
+            mode = ["--direct_running_mode=multi_processing",
+                    f"--direct_num_workers={self.beam_workers}"]
+        else:
+            mode = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+        return mode + list(self.extra_beam_args)

@@ -1,0 +1,61 @@
+"""Runs the pipeline on this machine: LocalDagRunner, SQLite ML Metadata, Beam DirectRunner."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, List
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_pipeline
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentRun:
+    """What one component did in a pipeline run, read back from ML Metadata."""
+
+    component: str
+    cached: bool
+    outputs: Dict[str, str]  # output name -> artifact URI
+
+
+def metadata_config(config: PipelineConfig) -> metadata_store_pb2.ConnectionConfig:
+    return tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+
+
+def run(config: PipelineConfig) -> List[ComponentRun]:
+    """Runs the pipeline to completion and returns what each component of this run did."""
+    os.makedirs(config.pipeline_root, exist_ok=True)
+    tfx.orchestration.LocalDagRunner().run(
+        create_pipeline(config, metadata_connection_config=metadata_config(config)))
+    return latest_run(config)
+
+
+def latest_run(config: PipelineConfig) -> List[ComponentRun]:
+    store = metadata_store.MetadataStore(metadata_config(config))
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        return []
+    latest = max(runs, key=lambda context: context.create_time_since_epoch)
+    executions = sorted(store.get_executions_by_context(latest.id), key=lambda e: e.id)
+    summary = []
+    for execution in executions:
+        node = next(c for c in store.get_contexts_by_execution(execution.id)
+                    if c.type == "node")
+        outputs = {}
+        events = store.get_events_by_execution_ids([execution.id])
+        output_events = [e for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id(
+            [e.artifact_id for e in output_events])}
+        for event in output_events:
+            outputs[event.path.steps[0].key] = artifacts[event.artifact_id].uri
+        summary.append(ComponentRun(
+            component=node.name.split(".", 1)[-1],
+            cached=execution.last_known_state == metadata_store_pb2.Execution.CACHED,
+            outputs=outputs,
+        ))
+    return summary

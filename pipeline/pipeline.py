@@ -1,0 +1,38 @@
+"""The pipeline, defined once for every runner."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from components.example_gen.component import MovieLensExampleGen
+from components.schema_gen import MovieLensSchemaGen, schema_text
+from pipeline.config import PipelineConfig
+
+PREPROCESSING_FN = "components.transform.preprocessing_fn"
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+) -> tfx.dsl.Pipeline:
+    """ExampleGen -> SchemaGen -> Transform (Trainer, Evaluator and Pusher follow)."""
+    example_gen = MovieLensExampleGen(data=config.data)
+    schema_gen = MovieLensSchemaGen(schema_text=schema_text())
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        # Pre/post-transform statistics cost a pass over the data each and nothing reads them.
+        disable_statistics=True,
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=[example_gen, schema_gen, transform],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=config.beam_pipeline_args,
+    )

@@ -1,0 +1,26 @@
+"""Packaging for the MovieLens TFX recommender.
+
+The direct requirements are listed here; `requirements.lock` pins the whole resolved set, and
+`make install` installs with it as constraints so that pip never backtracks.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="movielens-tfx-recommender",
+    version="0.1.0",
+    description="A TFX pipeline that trains, gates and ships a multi-task movie recommender",
+    python_requires=">=3.10,<3.11",
+    packages=find_packages(include=["pipeline*", "components*", "trainer*", "serving*"]),
+    install_requires=[
+        "tfx==1.16.0",
+        # 2.61 is of the era TFX 1.16 was tested with; it still brings `dill`, which
+        # tensorflow-transform imports, and its DirectRunner does not fetch Prism.
+        "apache-beam[gcp]==2.61.0",
+        "tensorflow-datasets",
+        "kfp-pipeline-spec",
+        "matplotlib",
+    ],
+    extras_require={"dev": ["pytest"]},
+    entry_points={"console_scripts": ["movielens-tfx=pipeline.cli:main"]},
+)

@@ -1,0 +1,23 @@
+import numpy as np
+
+from components.movielens import parsers, synthetic
+from components.movielens.synthetic import SyntheticConfig
+from pipeline import cli
+
+
+def test_missing_data_path_is_a_clear_error(capsys, tmp_path):
+    code = cli.main(["run", "--data", str(tmp_path / "nope"), "--pipeline-root", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "movielens-tfx run: error: --data" in err and "no such file or directory" in err
+    assert "Traceback" not in err
+
+
+def test_generate_writes_the_configured_synthetic_set(capsys, tmp_path):
+    code = cli.main(["generate", "--output", str(tmp_path), "--seed", "5",
+                     "--synthetic-users", "20", "--synthetic-movies", "40",
+                     "--synthetic-ratings", "500"])
+    assert code == 0 and "Wrote 500 ratings" in capsys.readouterr().out
+    read = parsers.read_movielens(str(tmp_path))
+    expected = synthetic.generate(SyntheticConfig(20, 40, 500, seed=5))
+    np.testing.assert_array_equal(read.ratings, expected.ratings)
