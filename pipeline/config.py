@@ -61,11 +61,55 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The multi-task recommender's architecture and training; passed to the Trainer as JSON.
+
+    rating-only is (rating_weight=1, retrieval_weight=0), retrieval-only (0, 1), multi-task
+    (1, 1): one model, different loss weights.
+    """
+
+    embedding_dim: int = 32
+    rating_layers: Tuple[int, ...] = (256, 128)  # hidden layers; a final 1-unit layer follows
+    retrieval_weight: float = 1.0
+    rating_weight: float = 1.0
+    temperature: float = 0.2  # divides the in-batch softmax logits
+    popularity_correction: bool = True  # subtract log training frequency (Yi et al. 2019)
+    use_bias: bool = True  # user and movie rating biases
+    l2: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 0.003
+    epochs: int = 30
+    batch_size: int = 1024
+    validation_fraction: float = 0.05  # carved from train, for early stopping
+    early_stopping_patience: int = 3
+    seed: int = 0
+    top_k: int = 10  # recorded in the export; `retrieve` returns this many movies
+
+    def __post_init__(self) -> None:
+        if self.retrieval_weight < 0 or self.rating_weight < 0:
+            raise ConfigError("loss weights must be >= 0")
+        if self.retrieval_weight == 0 and self.rating_weight == 0:
+            raise ConfigError("at least one of retrieval_weight and rating_weight must be > 0")
+        if self.optimizer not in ("adam", "adagrad", "sgd"):
+            raise ConfigError(f"optimizer must be adam, adagrad or sgd, got {self.optimizer!r}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        values: Dict[str, Any] = json.loads(text)
+        values["rating_layers"] = tuple(values["rating_layers"])
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """The pipeline as a whole: its name, where it writes, and how Beam runs."""
 
     pipeline_root: str
     data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
     pipeline_name: str = "movielens-recommender"
     enable_cache: bool = True
     beam_workers: int = 0  # 0: in-process; N > 0: DirectRunner with N worker processes

@@ -10,15 +10,17 @@ from tfx import v1 as tfx
 from components.example_gen.component import MovieLensExampleGen
 from components.schema_gen import MovieLensSchemaGen, schema_text
 from pipeline.config import PipelineConfig
+from trainer.task import MODEL_CONFIG_KEY
 
 PREPROCESSING_FN = "components.transform.preprocessing_fn"
+RUN_FN = "trainer.task.run_fn"
 
 
 def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> SchemaGen -> Transform (Trainer, Evaluator and Pusher follow)."""
+    """ExampleGen -> SchemaGen -> Transform -> Trainer (Evaluator and Pusher follow)."""
     example_gen = MovieLensExampleGen(data=config.data)
     schema_gen = MovieLensSchemaGen(schema_text=schema_text())
     transform = tfx.components.Transform(
@@ -28,10 +30,19 @@ def create_pipeline(
         # Pre/post-transform statistics cost a pass over the data each and nothing reads them.
         disable_statistics=True,
     )
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        # Epochs and early stopping come from the model config; Keras decides the steps.
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={MODEL_CONFIG_KEY: config.model.to_json()},
+    )
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, schema_gen, transform],
+        components=[example_gen, schema_gen, transform, trainer],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args,

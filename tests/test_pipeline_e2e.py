@@ -14,11 +14,12 @@ from components.movielens import synthetic
 from components.movielens.records import DataFormatError
 from components.movielens.synthetic import SyntheticConfig
 from pipeline import local_runner
-from pipeline.config import DataConfig, PipelineConfig
+from pipeline.config import DataConfig, ModelConfig, PipelineConfig
 
 pytestmark = pytest.mark.slow
 
 DATA = DataConfig(synthetic=SyntheticConfig(num_users=60, num_movies=200, num_ratings=3000))
+MODEL = ModelConfig(epochs=2, batch_size=256, embedding_dim=8, rating_layers=(16,))
 
 
 def _read_split(examples_uri, split):
@@ -39,18 +40,19 @@ def _pairs(examples):
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
-    config = PipelineConfig(pipeline_root=str(tmp_path_factory.mktemp("root")), data=DATA)
+    config = PipelineConfig(pipeline_root=str(tmp_path_factory.mktemp("root")), data=DATA,
+                            model=MODEL)
     return config, local_runner.run(config)
 
 
 def test_every_component_runs_and_is_recorded(first_run):
     config, runs = first_run
     assert [r.component for r in runs] == ["MovieLensExampleGen", "MovieLensSchemaGen",
-                                           "Transform"]
+                                           "Transform", "Trainer"]
     assert not any(r.cached for r in runs)
     store = metadata_store.MetadataStore(local_runner.metadata_config(config))
     executions = store.get_executions()
-    assert len(executions) == 3
+    assert len(executions) == 4
     assert all(e.last_known_state == metadata_store_pb2.Execution.COMPLETE for e in executions)
     [examples] = _example_gen_artifacts(config, store)
     assert examples.properties["split_names"].string_value == '["train", "eval"]'
@@ -79,6 +81,16 @@ def test_transform_output_has_vocabularies_and_transformed_splits(first_run):
     assert min(ratings) >= 0.0 and max(ratings) <= 1.0
 
 
+def test_trainer_exports_a_servable_model(first_run):
+    _, runs = first_run
+    serving = os.path.join(runs[3].outputs["model"], "Format-Serving")
+    loaded = tf.saved_model.load(serving)
+    assert set(loaded.signatures) == {"retrieve", "rate", "recommend", "serving_default"}
+    top = loaded.signatures["retrieve"](user_id=tf.constant(["1"]))
+    assert top["movie_ids"].shape == (1, MODEL.top_k)
+    assert os.path.isfile(os.path.join(runs[3].outputs["model_run"], "training.json"))
+
+
 def test_second_run_is_served_from_cache(first_run):
     config, runs = first_run
     again = local_runner.run(config)
@@ -93,7 +105,7 @@ def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path
     with open(tmp_path / "u.data", "a") as out:
         out.write("3\t5\tseven\t881250949\n")
     bad = PipelineConfig(pipeline_root=config.pipeline_root,
-                         data=DataConfig(source=str(tmp_path)))
+                         data=DataConfig(source=str(tmp_path)), model=MODEL)
     with pytest.raises(DataFormatError, match=r"u\.data, line 101, field 'rating'"):
         local_runner.run(bad)
     store = metadata_store.MetadataStore(local_runner.metadata_config(config))

@@ -1,0 +1,191 @@
+"""The serving SavedModel: raw MovieLens ids in, recommendations and ratings out.
+
+A `tf.Module` holds the Keras 3 model and the Transform layer; each signature is a
+`tf.function` that applies the Transform graph to raw ids and then the model. (The TFT layer is
+a tf_keras layer and cannot sit inside a Keras 3 functional model, and Keras 3's own `save`
+does not write a TF SavedModel; this route does.)
+
+Defined answers for ids the model never saw in training:
+- `retrieve`/`recommend` for an unknown user: the most popular training movies;
+- `rate` with an unknown user: the movie's mean training rating; with an unknown movie: the
+  global mean training rating.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Dict
+
+import numpy as np
+import tensorflow as tf
+
+from components import features
+from trainer.model import MultiTaskRecommender
+
+RETRIEVE = "retrieve"
+RATE = "rate"
+RECOMMEND = "recommend"
+SERVING_DEFAULT = "serving_default"
+METADATA_FILE = "recommender.json"  # in assets.extra: k, vocabulary sizes, defined answers
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalogue:
+    """What serving needs besides the model, each array indexed by movie vocabulary index."""
+
+    movie_ids: np.ndarray  # str, [num_movies]
+    titles: np.ndarray  # str, [num_movies]
+    movie_counts: np.ndarray  # training ratings per movie, [num_movies]
+    movie_mean_rating: np.ndarray  # mean normalised training rating, [num_movies]
+    global_mean_rating: float  # normalised
+    seen_row_splits: np.ndarray  # int64 [num_users + 2]: user u's training movies are
+    seen_movies: np.ndarray  # int64: seen_movies[seen_row_splits[u]:seen_row_splits[u+1]]
+
+
+def _stars(normalised: tf.Tensor) -> tf.Tensor:
+    return 1.0 + 4.0 * tf.clip_by_value(normalised, 0.0, 1.0)
+
+
+class RecommenderModule(tf.Module):
+    """The exported object; its tf.functions become the SavedModel's signatures."""
+
+    def __init__(self, model: MultiTaskRecommender, transform_layer, catalogue: Catalogue,
+                 top_k: int, exclude_seen: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.transform_layer = transform_layer
+        self.top_k = top_k
+        self.exclude_seen = exclude_seen
+        self.num_users = model.num_users
+        self.num_movies = model.num_movies
+        self.movie_ids = tf.constant(catalogue.movie_ids.astype(str))
+        self.titles = tf.constant(catalogue.titles.astype(str))
+        self.popularity = tf.constant(np.log1p(catalogue.movie_counts), tf.float32)
+        self.movie_mean = tf.constant(
+            np.append(catalogue.movie_mean_rating, catalogue.global_mean_rating), tf.float32)
+        self.seen = tf.RaggedTensor.from_row_splits(
+            tf.constant(catalogue.seen_movies, tf.int64),
+            tf.constant(catalogue.seen_row_splits, tf.int64))
+
+    def _indices(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        transformed = self.transform_layer({k: tf.reshape(v, [-1, 1]) for k, v in raw.items()})
+        return {k: tf.reshape(v, [-1]) for k, v in transformed.items()}
+
+    def _scores(self, user_index: tf.Tensor) -> tf.Tensor:
+        """[batch, num_movies] retrieval scores; popularity for unknown users."""
+        movie_vectors = self.model.movie_embedding.embeddings[: self.num_movies]
+        scores = tf.matmul(self.model.user_embedding(user_index), movie_vectors,
+                           transpose_b=True)
+        known = user_index < self.num_users
+        popular = tf.broadcast_to(self.popularity, tf.shape(scores))
+        return tf.where(known[:, tf.newaxis], scores, popular)
+
+    def _exclude_seen(self, scores: tf.Tensor, user_index: tf.Tensor) -> tf.Tensor:
+        seen = tf.gather(self.seen, user_index)
+        positions = tf.stack([seen.value_rowids(), seen.flat_values], axis=1)
+        fill = tf.fill(tf.shape(seen.flat_values), tf.constant(-np.inf, tf.float32))
+        return tf.tensor_scatter_nd_update(scores, positions, fill)
+
+    def _retrieve(self, user_index: tf.Tensor):
+        scores = self._scores(user_index)
+        if self.exclude_seen:
+            scores = self._exclude_seen(scores, user_index)
+        return tf.math.top_k(scores, k=self.top_k)
+
+    def _rate(self, user_index: tf.Tensor, movie_index: tf.Tensor) -> tf.Tensor:
+        """Normalised rating; training means stand in where an id is unknown."""
+        predicted = self.model.rate(self.model.user_embedding(user_index),
+                                    self.model.movie_embedding(movie_index),
+                                    user_index, movie_index)
+        known = tf.logical_and(user_index < self.num_users, movie_index < self.num_movies)
+        return tf.where(known, predicted, tf.gather(self.movie_mean, movie_index))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID)])
+    def retrieve(self, user_id):
+        user_index = self._indices({features.USER_ID: user_id})[features.USER_INDEX]
+        top = self._retrieve(user_index)
+        return {"movie_ids": tf.gather(self.movie_ids, top.indices),
+                "titles": tf.gather(self.titles, top.indices),
+                "scores": top.values}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID),
+                                  tf.TensorSpec([None], tf.string, name=features.MOVIE_ID)])
+    def rate(self, user_id, movie_id):
+        index = self._indices({features.USER_ID: user_id, features.MOVIE_ID: movie_id})
+        return {"rating": _stars(self._rate(index[features.USER_INDEX],
+                                            index[features.MOVIE_INDEX]))}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID)])
+    def recommend(self, user_id):
+        """Retrieve top-k, then rank them by predicted rating (best first)."""
+        user_index = self._indices({features.USER_ID: user_id})[features.USER_INDEX]
+        top = self._retrieve(user_index)
+        users = tf.repeat(user_index, self.top_k)
+        ratings = tf.reshape(self._rate(users, tf.reshape(top.indices, [-1])),
+                             [-1, self.top_k])
+        order = tf.argsort(ratings, axis=1, direction="DESCENDING", stable=True)
+        movies = tf.gather(top.indices, order, batch_dims=1)
+        return {"movie_ids": tf.gather(self.movie_ids, movies),
+                "titles": tf.gather(self.titles, movies),
+                "ratings": _stars(tf.gather(ratings, order, batch_dims=1)),
+                "scores": tf.gather(top.values, order, batch_dims=1)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serving_default(self, examples):
+        """For the Evaluator: serialized tf.Examples -> rating (stars), scores over all movies."""
+        spec = {name: tf.io.FixedLenFeature([1], tf.string)
+                for name in (features.USER_ID, features.MOVIE_ID)}
+        raw = tf.io.parse_example(examples, spec)
+        index = self._indices(raw)
+        user_index = index[features.USER_INDEX]
+        return {"rating": _stars(self._rate(user_index, index[features.MOVIE_INDEX])),
+                "movie_scores": self._scores(user_index)}
+
+
+def export(module: RecommenderModule, directory: str, example_user_id: str,
+           example_movie_id: str) -> None:
+    """Writes the SavedModel with its four signatures, a metadata file and warm-up requests."""
+    from serving import warmup  # imports the TF Serving protos only when exporting
+
+    signatures = {
+        RETRIEVE: module.retrieve, RATE: module.rate, RECOMMEND: module.recommend,
+        SERVING_DEFAULT: module.serving_default,
+    }
+    tf.saved_model.save(module, directory, signatures=signatures)
+    extra = os.path.join(directory, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    with open(os.path.join(extra, METADATA_FILE), "w", encoding="utf-8") as out:
+        json.dump({"top_k": module.top_k, "exclude_seen": module.exclude_seen,
+                   "num_users": module.num_users, "num_movies": module.num_movies,
+                   "unknown_user": "most popular training movies",
+                   "unknown_id_rating": "movie mean, else global mean training rating"},
+                  out, indent=2)
+    warmup.write(extra, example_user_id, example_movie_id)
+
+
+def make_catalogue(train, movie_ids: np.ndarray, titles: Dict[int, str],
+                   num_users: int) -> Catalogue:
+    """Serving's lookup tables from the training ratings (a trainer.data.Ratings)."""
+    num_movies = len(movie_ids)
+    in_vocabulary = train.movie_index < num_movies
+    counts = np.bincount(train.movie_index[in_vocabulary], minlength=num_movies)
+    sums = np.bincount(train.movie_index[in_vocabulary], weights=train.rating[in_vocabulary],
+                       minlength=num_movies)
+    global_mean = float(train.rating.mean())
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), global_mean)
+    order = np.lexsort((train.movie_index, train.user_index))
+    users, movies = train.user_index[order], train.movie_index[order]
+    keep = (users < num_users) & (movies < num_movies)
+    # Row u + 1 ends user u's run; the OOV user (index num_users) has no seen movies.
+    row_splits = np.searchsorted(users[keep], np.arange(num_users + 2), side="left")
+    return Catalogue(
+        movie_ids=np.asarray(movie_ids, dtype=object),
+        titles=np.array([titles.get(i, "") for i in range(num_movies)], dtype=object),
+        movie_counts=counts,
+        movie_mean_rating=means.astype(np.float32),
+        global_mean_rating=global_mean,
+        seen_row_splits=row_splits.astype(np.int64),
+        seen_movies=movies[keep].astype(np.int64),
+    )

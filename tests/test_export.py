@@ -1,0 +1,152 @@
+"""The serving SavedModel, built from a real Transform graph and a trained model, then loaded."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_serving.apis import prediction_log_pb2
+from tensorflow_transform.tf_metadata import schema_utils
+
+from components import features
+from components.movielens import splits, synthetic
+from components.transform import preprocessing_fn
+from pipeline.config import ModelConfig
+from serving import export, warmup
+from trainer import data, train
+
+CONFIG = ModelConfig(embedding_dim=8, rating_layers=(16,), batch_size=128, epochs=2, top_k=5)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    temp = str(tmp_path_factory.mktemp("export"))
+    raw = synthetic.generate(synthetic.SyntheticConfig(40, 80, 1600, seed=1))
+    is_eval = splits.random_split(raw, 0.2, seed=1)
+    rows = [{features.USER_ID: [u], features.MOVIE_ID: [m], features.RATING: [float(r)],
+             features.TIMESTAMP: [int(t)], features.MOVIE_TITLE: [raw.movies[m].title],
+             features.GENRES: ["|".join(raw.movies[m].genres)]}
+            for u, m, r, t in zip(raw.user_ids, raw.movie_ids, raw.ratings, raw.timestamps)]
+    train_rows = [row for row, e in zip(rows, is_eval) if not e]
+    metadata = tft.DatasetMetadata(schema_utils.schema_from_feature_spec(
+        schema_utils.schema_as_feature_spec(features.raw_schema()).feature_spec))
+    with tft_beam.Context(temp_dir=os.path.join(temp, "tmp")):
+        (transformed, _), transform_fn = (
+            (train_rows, metadata) | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
+        _ = transform_fn | tft_beam.WriteTransformFn(os.path.join(temp, "transform"))
+    tft_output = tft.TFTransformOutput(os.path.join(temp, "transform"))
+    batch = {name: np.array([row[name] for row in transformed]) for name in transformed[0]}
+    ratings, titles = data.from_transformed_batches([batch])
+    num_users = tft_output.vocabulary_size_by_name(features.USER_VOCABULARY)
+    movie_ids = [m.decode() for m in tft_output.vocabulary_by_name(features.MOVIE_VOCABULARY)]
+    result = train.fit(CONFIG, ratings, num_users, len(movie_ids), verbose=0)
+    catalogue = export.make_catalogue(ratings, movie_ids, titles, num_users)
+    module = export.RecommenderModule(result.model, tft_output.transform_features_layer(),
+                                      catalogue, top_k=CONFIG.top_k)
+    path = os.path.join(temp, "serving")
+    users = [u.decode() for u in tft_output.vocabulary_by_name(features.USER_VOCABULARY)]
+    export.export(module, path, users[0], movie_ids[0])
+    return dict(path=path, model=result.model, ratings=ratings, catalogue=catalogue,
+                users=users, movie_ids=movie_ids, loaded=tf.saved_model.load(path))
+
+
+def _call(exported, signature, **inputs):
+    function = exported["loaded"].signatures[signature]
+    return {k: v.numpy() for k, v in function(**{k: tf.constant(v) for k, v in
+                                                  inputs.items()}).items()}
+
+
+def _embeddings(exported):
+    model = exported["model"]
+    return model.user_embedding.embeddings.numpy(), model.movie_embedding.embeddings.numpy()
+
+
+def test_every_signature_is_exported_with_metadata(exported):
+    assert set(exported["loaded"].signatures) == {"retrieve", "rate", "recommend",
+                                                  "serving_default"}
+    with open(os.path.join(exported["path"], "assets.extra", export.METADATA_FILE)) as meta:
+        assert json.load(meta)["top_k"] == CONFIG.top_k
+
+
+def test_retrieve_matches_an_exact_brute_force_without_seen_movies(exported):
+    users = exported["users"][:6]
+    got = _call(exported, "retrieve", user_id=users)
+    assert got["movie_ids"].shape == got["titles"].shape == got["scores"].shape == (6, 5)
+    assert got["scores"].dtype == np.float32 and got["movie_ids"].dtype == object
+    user_vectors, movie_vectors = _embeddings(exported)
+    num_movies = len(exported["movie_ids"])
+    scores = user_vectors[:6] @ movie_vectors[:num_movies].T
+    ratings = exported["ratings"]
+    for row in range(6):
+        seen = ratings.movie_index[ratings.user_index == row]
+        scores[row, seen] = -np.inf
+        expected = np.argsort(-scores[row], kind="stable")[:5]
+        assert [m.decode() for m in got["movie_ids"][row]] == [
+            exported["movie_ids"][i] for i in expected]
+        np.testing.assert_allclose(got["scores"][row], scores[row, expected], rtol=1e-5)
+    titles = exported["catalogue"].titles
+    assert got["titles"][0][0].decode() == titles[exported["movie_ids"].index(
+        got["movie_ids"][0][0].decode())]
+
+
+def test_unknown_user_gets_the_most_popular_movies(exported):
+    got = _call(exported, "retrieve", user_id=["no-such-user"])
+    counts = exported["catalogue"].movie_counts
+    returned = [exported["movie_ids"].index(m.decode()) for m in got["movie_ids"][0]]
+    assert sorted(counts[returned], reverse=True) == sorted(counts, reverse=True)[:5]
+
+
+def test_rate_agrees_with_the_keras_model_on_the_1_to_5_scale(exported):
+    users, movies = exported["users"][:4], exported["movie_ids"][:4]
+    got = _call(exported, "rate", user_id=users, movie_id=movies)["rating"]
+    assert got.shape == (4,) and got.dtype == np.float32
+    model = exported["model"]
+    index = tf.constant([0, 1, 2, 3], tf.int64)
+    expected = model.rate(model.user_embedding(index), model.movie_embedding(index),
+                          index, index).numpy()
+    np.testing.assert_allclose(got, 1 + 4 * np.clip(expected, 0, 1), rtol=1e-5)
+    assert ((got >= 1) & (got <= 5)).all()
+
+
+def test_rate_with_unknown_ids_falls_back_to_training_means(exported):
+    catalogue = exported["catalogue"]
+    got = _call(exported, "rate", user_id=["stranger", exported["users"][0]],
+                movie_id=[exported["movie_ids"][2], "no-such-movie"])["rating"]
+    np.testing.assert_allclose(got, [1 + 4 * catalogue.movie_mean_rating[2],
+                                     1 + 4 * catalogue.global_mean_rating], rtol=1e-5)
+
+
+def test_recommend_reorders_the_retrieved_movies_by_rating(exported):
+    user = exported["users"][1]
+    retrieved = _call(exported, "retrieve", user_id=[user])
+    got = _call(exported, "recommend", user_id=[user])
+    assert sorted(got["movie_ids"][0]) == sorted(retrieved["movie_ids"][0])
+    assert (np.diff(got["ratings"][0]) <= 0).all()
+    rated = _call(exported, "rate", user_id=[user] * 5,
+                  movie_id=[m.decode() for m in got["movie_ids"][0]])["rating"]
+    np.testing.assert_allclose(got["ratings"][0], rated, rtol=1e-5)
+
+
+def test_serving_default_reads_examples_for_the_evaluator(exported):
+    examples = [warmup._example(exported["users"][0], exported["movie_ids"][0])]
+    got = _call(exported, "serving_default", examples=examples)
+    assert got["movie_scores"].shape == (1, len(exported["movie_ids"]))
+    rated = _call(exported, "rate", user_id=[exported["users"][0]],
+                  movie_id=[exported["movie_ids"][0]])["rating"]
+    np.testing.assert_allclose(got["rating"], rated, rtol=1e-5)
+
+
+def test_warmup_requests_replay_against_every_signature(exported):
+    path = os.path.join(exported["path"], "assets.extra", warmup.WARMUP_FILE)
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(path)]
+    names = [log.predict_log.request.model_spec.signature_name for log in logs]
+    assert sorted(names) == ["rate", "recommend", "retrieve", "serving_default"]
+    for log in logs:
+        request = log.predict_log.request
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        outputs = _call(exported, request.model_spec.signature_name, **inputs)
+        assert all(len(v) == 1 for v in outputs.values())

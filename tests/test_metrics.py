@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from trainer import metrics
+from trainer.data import Ratings
+
+# 3 users (index 3 = OOV), 4 movies. Scores rank movies 0 > 1 > 2 > 3 for every user.
+SCORES = np.tile(np.array([4.0, 3.0, 2.0, 1.0]), (4, 1))
+TRAIN = Ratings(np.array([0, 1]), np.array([0, 0]), np.array([1.0, 0.5], dtype=np.float32))
+EVAL = Ratings(np.array([0, 0, 1, 2]), np.array([1, 3, 2, 0]),
+               np.array([1.0, 1.0, 0.25, 1.0], dtype=np.float32))
+
+
+def test_rmse():
+    assert metrics.rmse([0.0, 1.0], [0.0, 0.0]) == pytest.approx(np.sqrt(0.5))
+
+
+def test_top_k_accuracy_counts_pairs():
+    # top-2 for everyone is {0, 1}: pairs (0,1) and (2,0) hit, (0,3) and (1,2) miss.
+    assert metrics.top_k_accuracy(SCORES, EVAL, 2) == 0.5
+    five = EVAL.rating == 1.0
+    assert metrics.top_k_accuracy(SCORES, EVAL, 2, only=five) == pytest.approx(2 / 3)
+
+
+def test_top_k_accuracy_can_exclude_training_movies():
+    seen = metrics.seen_matrix(TRAIN, num_users=3, num_movies=4)
+    # Users 0 and 1 saw movie 0, so their top-2 becomes {1, 2}: (0,1) and (1,2) hit.
+    assert metrics.top_k_accuracy(SCORES, EVAL, 2, exclude=seen) == 0.75
+
+
+def test_recall_and_ndcg():
+    seen = metrics.seen_matrix(TRAIN, num_users=3, num_movies=4)
+    got = metrics.recall_and_ndcg_at_k(SCORES, EVAL, 2, seen)
+    # user 0: top {1, 2}, relevant {1, 3}: recall 1/2, dcg 1, ideal 1 + 1/log2(3)
+    # user 1: top {1, 2}, relevant {2}: recall 1, dcg 1/log2(3), ideal 1
+    # user 2: top {0, 1}, relevant {0}: recall 1, dcg 1, ideal 1
+    ideal0 = 1 + 1 / np.log2(3)
+    assert got["recall@2"] == pytest.approx((0.5 + 1 + 1) / 3)
+    assert got["ndcg@2"] == pytest.approx((1 / ideal0 + 1 / np.log2(3) + 1) / 3)
+
+
+def test_most_popular_ranks_by_training_count():
+    scores = metrics.most_popular_scores(TRAIN, num_users=3, num_movies=4)
+    assert scores.shape == (4, 4)
+    assert np.argmax(scores[2]) == 0
+
+
+def test_unknown_eval_movie_is_a_miss():
+    unknown = Ratings(np.array([0]), np.array([4]), np.array([1.0], dtype=np.float32))
+    assert metrics.top_k_accuracy(SCORES, unknown, 4) == 0.0

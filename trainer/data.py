@@ -1,0 +1,72 @@
+"""Ratings as index arrays, the form the model trains on and the metrics read."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from components.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
+
+
+@dataclasses.dataclass(frozen=True)
+class Ratings:
+    user_index: np.ndarray  # int64
+    movie_index: np.ndarray  # int64
+    rating: np.ndarray  # float32, normalised to [0, 1]
+
+    def __len__(self) -> int:
+        return len(self.rating)
+
+    def take(self, rows: np.ndarray) -> "Ratings":
+        return Ratings(self.user_index[rows], self.movie_index[rows], self.rating[rows])
+
+    def split_off(self, fraction: float, seed: int) -> tuple:
+        """(rest, held out): a seeded random `fraction` of rows held out for validation."""
+        order = np.random.default_rng(seed).permutation(len(self))
+        held = int(round(len(self) * fraction))
+        return self.take(np.sort(order[held:])), self.take(np.sort(order[:held]))
+
+    def dataset(self, batch_size: int, shuffle_seed=None) -> tf.data.Dataset:
+        features = {USER_INDEX: self.user_index, MOVIE_INDEX: self.movie_index}
+        data = tf.data.Dataset.from_tensor_slices((features, self.rating))
+        if shuffle_seed is not None:
+            data = data.shuffle(len(self), seed=shuffle_seed, reshuffle_each_iteration=True)
+        return data.batch(batch_size, drop_remainder=shuffle_seed is not None).prefetch(2)
+
+
+def from_transformed_batches(batches) -> Tuple[Ratings, Dict[int, str]]:
+    """Ratings (and each movie's title by index) from batches of transformed features.
+
+    `batches` yields dicts of numpy arrays, as a TFX data accessor's or a parsed TFRecord
+    dataset's batches do.
+    """
+    columns: Dict[str, List[np.ndarray]] = {USER_INDEX: [], MOVIE_INDEX: [],
+                                            RATING_NORMALIZED: []}
+    titles: Dict[int, str] = {}
+    for batch in batches:
+        for name, parts in columns.items():
+            parts.append(np.asarray(batch[name]).reshape(-1))
+        movie_index = np.asarray(batch[MOVIE_INDEX]).reshape(-1)
+        for index, title in zip(movie_index.tolist(),
+                                np.asarray(batch[MOVIE_TITLE]).reshape(-1).tolist()):
+            titles.setdefault(index, title.decode("utf-8"))
+    if not columns[USER_INDEX]:
+        raise ValueError("no transformed examples to read")
+    return Ratings(
+        np.concatenate(columns[USER_INDEX]).astype(np.int64),
+        np.concatenate(columns[MOVIE_INDEX]).astype(np.int64),
+        np.concatenate(columns[RATING_NORMALIZED]).astype(np.float32),
+    ), titles
+
+
+def transformed_files_dataset(file_pattern: str, feature_spec, batch_size: int = 8192):
+    """Batches of parsed transformed examples from gzipped TFRecords (outside a Trainer)."""
+    files = tf.io.gfile.glob(file_pattern)
+    if not files:
+        raise FileNotFoundError(f"no transformed examples match {file_pattern}")
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch_size)
+    return records.map(lambda serialized: tf.io.parse_example(serialized, feature_spec)
+                       ).as_numpy_iterator()

@@ -1,0 +1,48 @@
+"""The TFX Trainer entry point: `run_fn` (referenced as trainer.task.run_fn)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import tensorflow_transform as tft
+from absl import logging
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from components import features
+from pipeline.config import ModelConfig
+from serving import export
+from trainer import data, train
+
+MODEL_CONFIG_KEY = "model_config"
+
+
+def _read(fn_args: tfx.components.FnArgs, files, tft_output) -> tuple:
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        files, tfxio.TensorFlowDatasetOptions(batch_size=8192, num_epochs=1, shuffle=False),
+        tft_output.transformed_metadata.schema)
+    return data.from_transformed_batches(dataset.as_numpy_iterator())
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains the multi-task model on the transformed train split and exports it."""
+    config = ModelConfig.from_json(fn_args.custom_config[MODEL_CONFIG_KEY])
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    ratings, titles = _read(fn_args, fn_args.train_files, tft_output)
+    num_users = tft_output.vocabulary_size_by_name(features.USER_VOCABULARY)
+    movie_ids = [m.decode() for m in tft_output.vocabulary_by_name(features.MOVIE_VOCABULARY)]
+    logging.info("Trainer: %d training ratings, %d users, %d movies; %s",
+                 len(ratings), num_users, len(movie_ids), config)
+    result = train.fit(config, ratings, num_users, len(movie_ids), callbacks=[
+        keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "logs"))])
+    with open(os.path.join(fn_args.model_run_dir, "training.json"), "w") as out:
+        json.dump({"epochs": result.epochs_run, "seconds": result.seconds,
+                   "examples_per_second": result.examples_per_second,
+                   "history": result.history}, out, indent=2)
+    catalogue = export.make_catalogue(ratings, movie_ids, titles, num_users)
+    module = export.RecommenderModule(result.model, tft_output.transform_features_layer(),
+                                      catalogue, top_k=config.top_k)
+    users = tft_output.vocabulary_by_name(features.USER_VOCABULARY)
+    export.export(module, fn_args.serving_model_dir, users[0].decode(), movie_ids[0])
