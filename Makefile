@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIPELINE_ROOT ?= pipeline_output
 
-.PHONY: install run test test-fast lock clean
+.PHONY: install run test test-fast lock clean bench
 
 install: $(VENV)/.installed
 
@@ -40,3 +40,9 @@ lock:
 
 clean:
 	rm -rf $(VENV) $(PIPELINE_ROOT) *.egg-info
+
+# The three-model comparison on real MovieLens 100k (read in place, never copied).
+ML100K ?= ../shared/data/ml-100k
+bench: install
+	$(BIN)/movielens-tfx experiments --data $(ML100K) --split random --seeds 42 43 44 \
+	  --report-dir reports/ml-100k

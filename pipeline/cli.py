@@ -30,6 +30,13 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic-ratings", type=int, default=100_000)
 
 
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", action="append", default=[], metavar="FIELD=VALUE", dest="model_overrides",
+        help="override one ModelConfig field (pipeline/config.py), e.g. --model epochs=5 "
+             "--model rating_layers=64,32 (repeatable)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="movielens-tfx", description="A TFX pipeline for a multi-task movie recommender.")
@@ -46,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
                           " (repeatable)")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--verbose", action="store_true", help="show TFX's and Beam's own logs")
+    _add_model_options(run)
+
+    experiments = commands.add_parser(
+        "experiments", help="compare rating-only, retrieval-only and multi-task models")
+    _add_data_options(experiments)
+    _add_model_options(experiments)
+    experiments.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44],
+                             help="one split and one training of each model per seed")
+    experiments.add_argument("--report-dir", default="reports/experiments",
+                             help="where results.json, results.md and results.png go")
 
     generate = commands.add_parser(
         "generate", help="write the synthetic data set as ml-100k files (u.data, u.item)")
@@ -67,6 +84,12 @@ def _data_config(args: argparse.Namespace):
             num_users=args.synthetic_users, num_movies=args.synthetic_movies,
             num_ratings=args.synthetic_ratings, seed=args.seed),
     )
+
+
+def _model_config(args: argparse.Namespace):
+    from pipeline.config import model_config_with
+
+    return model_config_with(args.model_overrides)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -100,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
     config = PipelineConfig(
         pipeline_root=os.path.abspath(args.pipeline_root),
         data=_data_config(args),
+        model=_model_config(args),
         enable_cache=not args.no_cache,
         beam_workers=args.beam_workers,
         extra_beam_args=tuple(args.beam_args),
@@ -131,13 +155,25 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiments(args: argparse.Namespace) -> int:
+    from trainer import experiments
+
+    report = experiments.run(_data_config(args), _model_config(args), args.seeds,
+                             args.report_dir, log=lambda line: print(line, flush=True))
+    print(f"\nReport: {os.path.join(args.report_dir, 'results.md')} (and .json, .png)")
+    for target in report["targets"]:
+        print(f"  multi-task {target['metric']} {target['target']}: {target['value']:.4f} "
+              f"({'met' if target['met'] else 'NOT met'})")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from components.movielens.records import DataFormatError
     from components.movielens.tfds_source import SourceUnavailableError
     from pipeline.config import ConfigError
 
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "generate": _generate}
+    handlers = {"run": _run, "generate": _generate, "experiments": _experiments}
     try:
         return handlers[args.command](args)
     except (ConfigError, DataFormatError, SourceUnavailableError) as error:

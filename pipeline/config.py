@@ -75,6 +75,7 @@ class ModelConfig:
     temperature: float = 0.2  # divides the in-batch softmax logits
     popularity_correction: bool = True  # subtract log training frequency (Yi et al. 2019)
     use_bias: bool = True  # user and movie rating biases
+    use_history: bool = True  # add the user's training movies to the user tower (SVD++-style)
     l2: float = 0.0
     optimizer: str = "adam"
     learning_rate: float = 0.003
@@ -132,3 +133,29 @@ class PipelineConfig:
         else:
             mode = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
         return mode + list(self.extra_beam_args)
+
+
+def model_config_with(overrides: List[str]) -> ModelConfig:
+    """ModelConfig defaults with `FIELD=VALUE` overrides, each parsed by the field's type."""
+    defaults = ModelConfig()
+    values: Dict[str, Any] = {}
+    for override in overrides:
+        name, separator, text = override.partition("=")
+        if not separator or not hasattr(defaults, name):
+            fields = ", ".join(f.name for f in dataclasses.fields(ModelConfig))
+            raise ConfigError(f"--model {override!r}: expected FIELD=VALUE with FIELD one of "
+                              f"{fields}")
+        current = getattr(defaults, name)
+        try:
+            if isinstance(current, bool):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                values[name] = text.lower() in ("true", "1")
+            elif isinstance(current, tuple):
+                values[name] = tuple(int(part) for part in text.split(",") if part)
+            else:
+                values[name] = type(current)(text)
+        except ValueError:
+            raise ConfigError(f"--model {name}: cannot read {text!r} as "
+                              f"{type(current).__name__}") from None
+    return dataclasses.replace(defaults, **values)

@@ -76,7 +76,7 @@ class RecommenderModule(tf.Module):
     def _scores(self, user_index: tf.Tensor) -> tf.Tensor:
         """[batch, num_movies] retrieval scores; popularity for unknown users."""
         movie_vectors = self.model.movie_embedding.embeddings[: self.num_movies]
-        scores = tf.matmul(self.model.user_embedding(user_index), movie_vectors,
+        scores = tf.matmul(self.model.user_vectors(user_index), movie_vectors,
                            transpose_b=True)
         known = user_index < self.num_users
         popular = tf.broadcast_to(self.popularity, tf.shape(scores))
@@ -96,8 +96,8 @@ class RecommenderModule(tf.Module):
 
     def _rate(self, user_index: tf.Tensor, movie_index: tf.Tensor) -> tf.Tensor:
         """Normalised rating; training means stand in where an id is unknown."""
-        predicted = self.model.rate(self.model.user_embedding(user_index),
-                                    self.model.movie_embedding(movie_index),
+        predicted = self.model.rate(self.model.user_vectors(user_index),
+                                    self.model.movie_vectors(movie_index),
                                     user_index, movie_index)
         known = tf.logical_and(user_index < self.num_users, movie_index < self.num_movies)
         return tf.where(known, predicted, tf.gather(self.movie_mean, movie_index))

@@ -21,3 +21,16 @@ def test_generate_writes_the_configured_synthetic_set(capsys, tmp_path):
     read = parsers.read_movielens(str(tmp_path))
     expected = synthetic.generate(SyntheticConfig(20, 40, 500, seed=5))
     np.testing.assert_array_equal(read.ratings, expected.ratings)
+
+
+def test_model_overrides_are_typed_and_checked(capsys, tmp_path):
+    from pipeline.config import model_config_with
+
+    config = model_config_with(["epochs=3", "rating_layers=64,32", "use_bias=false",
+                                "temperature=0.5"])
+    assert (config.epochs, config.rating_layers, config.use_bias, config.temperature) == (
+        3, (64, 32), False, 0.5)
+    code = cli.main(["experiments", "--model", "epochs=many", "--report-dir", str(tmp_path)])
+    assert code == 2 and "--model epochs: cannot read 'many' as int" in capsys.readouterr().err
+    code = cli.main(["experiments", "--model", "colour=blue", "--report-dir", str(tmp_path)])
+    assert code == 2 and "FIELD one of" in capsys.readouterr().err

@@ -60,8 +60,10 @@ def _call(exported, signature, **inputs):
 
 
 def _embeddings(exported):
+    """User vectors (history term included) and movie vectors, straight from the Keras model."""
     model = exported["model"]
-    return model.user_embedding.embeddings.numpy(), model.movie_embedding.embeddings.numpy()
+    users = model.user_vectors(tf.range(len(exported["users"]) + 1, dtype=tf.int64))
+    return users.numpy(), model.movie_embedding.embeddings.numpy()
 
 
 def test_every_signature_is_exported_with_metadata(exported):
@@ -105,7 +107,7 @@ def test_rate_agrees_with_the_keras_model_on_the_1_to_5_scale(exported):
     assert got.shape == (4,) and got.dtype == np.float32
     model = exported["model"]
     index = tf.constant([0, 1, 2, 3], tf.int64)
-    expected = model.rate(model.user_embedding(index), model.movie_embedding(index),
+    expected = model.rate(model.user_vectors(index), model.movie_vectors(index),
                           index, index).numpy()
     np.testing.assert_allclose(got, 1 + 4 * np.clip(expected, 0, 1), rtol=1e-5)
     assert ((got >= 1) & (got <= 5)).all()

@@ -48,3 +48,7 @@ def test_most_popular_ranks_by_training_count():
 def test_unknown_eval_movie_is_a_miss():
     unknown = Ratings(np.array([0]), np.array([4]), np.array([1.0], dtype=np.float32))
     assert metrics.top_k_accuracy(SCORES, unknown, 4) == 0.0
+
+
+def test_k_beyond_the_catalogue_returns_every_movie():
+    assert metrics.top_k_accuracy(SCORES, EVAL, 100) == 1.0

@@ -12,7 +12,7 @@ SMALL = dict(embedding_dim=8, rating_layers=(16,), batch_size=64, epochs=1)
 
 
 def _losses(config, users, movies, ratings):
-    model = model_lib.build(5, 6, np.ones(6), config)
+    model = model_lib.build(5, 6, np.array(users), np.array(movies), config)
     x = {USER_INDEX: tf.constant(users), MOVIE_INDEX: tf.constant(movies)}
     y = tf.constant(ratings, tf.float32)
     total = model.compute_loss(x, y, model(x))
@@ -31,7 +31,7 @@ def test_total_loss_is_the_weighted_sum(weights):
 def test_a_movie_twice_in_a_batch_is_not_its_own_negative():
     config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, temperature=1.0,
                          popularity_correction=False, **SMALL)
-    model = model_lib.build(5, 6, np.ones(6), config)
+    model = model_lib.build(5, 6, np.array([0, 1, 2]), np.array([3, 3, 4]), config)
     users = tf.constant([0, 1, 2])
     x = {USER_INDEX: users, MOVIE_INDEX: tf.constant([3, 3, 4])}
     out = model(x)
@@ -43,6 +43,24 @@ def test_a_movie_twice_in_a_batch_is_not_its_own_negative():
     log_softmax = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1,
                                   keepdims=True)) - logits.max(1, keepdims=True)
     assert loss == pytest.approx(-np.mean(np.diag(log_softmax)), rel=1e-4)
+
+
+def test_history_term_leaves_out_the_target_movie():
+    config = ModelConfig(**SMALL)
+    users, movies = np.array([0, 0, 0, 1]), np.array([1, 2, 3, 2])
+    model = model_lib.build(3, 4, users, movies, config)
+    model.user_vectors(tf.constant([0], tf.int64))  # builds the embedding layers
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(5, 8)).astype(np.float32)
+    model.history_embedding.embeddings.assign(y)
+    p = model.user_embedding.embeddings.numpy()
+    full = model.user_vectors(tf.constant([0, 1, 2], tf.int64)).numpy()
+    np.testing.assert_allclose(full[0], p[0] + (y[1] + y[2] + y[3]) / np.sqrt(3), rtol=1e-5)
+    np.testing.assert_allclose(full[1], p[1] + y[2], rtol=1e-5)
+    np.testing.assert_allclose(full[2], p[2], rtol=1e-5)  # no history
+    left_out = model.user_vectors(tf.constant([0], tf.int64), target_movie=tf.constant([2]))
+    np.testing.assert_allclose(left_out.numpy()[0], p[0] + (y[1] + y[3]) / np.sqrt(2),
+                               rtol=1e-5)
 
 
 def test_zero_weights_are_refused():
@@ -67,7 +85,7 @@ def test_training_learns_a_planted_preference():
         k: v for k, v in SMALL.items() if k != "epochs"})
     result = train.fit(config, Ratings(users, movies, ratings), 20, 10, verbose=0)
     model = result.model
-    u = model.user_embedding.embeddings.numpy()[:20]
+    u = model.user_vectors(tf.range(20, dtype=tf.int64)).numpy()
     v = model.movie_embedding.embeddings.numpy()[:10]
     scores = u @ v.T
     assert (scores[:10, :5].mean(axis=1) > scores[:10, 5:].mean(axis=1)).all()

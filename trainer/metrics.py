@@ -34,8 +34,12 @@ def seen_matrix(train: Ratings, num_users: int, num_movies: int) -> sparse.csr_m
 
 def top_k_movies(scores: np.ndarray, k: int, exclude: Optional[sparse.csr_matrix] = None,
                  users: Optional[np.ndarray] = None) -> np.ndarray:
-    """Indices of the k best-scored movies per row of `scores` (rows are `users`)."""
+    """Indices of the k best-scored movies per row of `scores` (rows are `users`).
+
+    A catalogue smaller than k returns every movie.
+    """
     scores = np.array(scores, dtype=np.float64, copy=True)
+    k = min(k, scores.shape[1])
     if exclude is not None:
         mask = exclude[users][:, : scores.shape[1]].toarray()
         scores[mask] = -np.inf

@@ -22,7 +22,7 @@ class MultiTaskRecommender(keras.Model):
     """Retrieval (in-batch softmax) and rating (MSE on [0, 1]) over shared embeddings."""
 
     def __init__(self, num_users: int, num_movies: int, movie_log_frequency: np.ndarray,
-                 config: ModelConfig, **kwargs) -> None:
+                 watched: tf.RaggedTensor, config: ModelConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.num_users = num_users  # vocabulary sizes; index == size is the OOV bucket
@@ -43,13 +43,34 @@ class MultiTaskRecommender(keras.Model):
             self.movie_bias = keras.layers.Embedding(num_movies + 1, 1,
                                                      embeddings_initializer="zeros",
                                                      name="movie_bias")
+        if config.use_history:
+            # y_j of SVD++: what having watched movie j says about a user's taste.
+            self.history_embedding = keras.layers.Embedding(
+                num_movies + 1, config.embedding_dim, embeddings_initializer="zeros",
+                embeddings_regularizer=regularizer, name="history_embedding")
+        self.watched = watched  # user index -> the movie indices they rated in training
         # log q(movie): how often in-batch sampling offers each movie as a negative.
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
         self.rating_loss_tracker = keras.metrics.Mean(name="rating_loss")
 
-    def user_vectors(self, user_index: tf.Tensor) -> tf.Tensor:
-        return self.user_embedding(user_index)
+    def user_vectors(self, user_index: tf.Tensor, target_movie=None) -> tf.Tensor:
+        """p_u + |N(u)|^-1/2 * sum of y_j over the user's training movies N(u).
+
+        In training, `target_movie` (always one of the user's training movies) is left out of
+        N(u), so that the tower cannot score a movie by finding it in the user's history.
+        """
+        vector = self.user_embedding(user_index)
+        if not self.config.use_history:
+            return vector
+        watched = tf.gather(self.watched, user_index)
+        total = tf.reduce_sum(tf.RaggedTensor.from_row_splits(
+            self.history_embedding(watched.flat_values), watched.row_splits), axis=1)
+        count = tf.cast(watched.row_lengths(), tf.float32)
+        if target_movie is not None:
+            total -= self.history_embedding(target_movie)
+            count -= 1.0
+        return vector + total * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
 
     def movie_vectors(self, movie_index: tf.Tensor) -> tf.Tensor:
         return self.movie_embedding(movie_index)
@@ -63,9 +84,11 @@ class MultiTaskRecommender(keras.Model):
         return rating
 
     def call(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        user_index = tf.reshape(inputs[USER_INDEX], [-1])
-        movie_index = tf.reshape(inputs[MOVIE_INDEX], [-1])
-        user_vector = self.user_vectors(user_index)
+        """Training view: every (user, movie) pair is one of the training ratings."""
+        # Cast: Keras traces the model for saving with the float inputs it infers.
+        user_index = tf.cast(tf.reshape(inputs[USER_INDEX], [-1]), tf.int64)
+        movie_index = tf.cast(tf.reshape(inputs[MOVIE_INDEX], [-1]), tf.int64)
+        user_vector = self.user_vectors(user_index, target_movie=movie_index)
         movie_vector = self.movie_vectors(movie_index)
         return {
             "user_vector": user_vector,
@@ -75,7 +98,7 @@ class MultiTaskRecommender(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         del sample_weight, training
-        movie_index = tf.reshape(x[MOVIE_INDEX], [-1])
+        movie_index = tf.cast(tf.reshape(x[MOVIE_INDEX], [-1]), tf.int64)
         retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
                                            movie_index)
         rating = tf.reduce_mean(tf.square(y_pred["rating"] - tf.reshape(y, [-1])))
@@ -104,13 +127,26 @@ class MultiTaskRecommender(keras.Model):
         return [self.retrieval_loss_tracker, self.rating_loss_tracker] + super().metrics
 
 
-def build(num_users: int, num_movies: int, movie_counts: np.ndarray,
+def history_of(user_index: np.ndarray, movie_index: np.ndarray,
+               num_users: int) -> tf.RaggedTensor:
+    """Row u lists user u's training movies; the OOV user's row (u == num_users) is empty."""
+    order = np.lexsort((movie_index, user_index))
+    users = np.asarray(user_index)[order]
+    row_splits = np.searchsorted(users, np.arange(num_users + 2), side="left")
+    return tf.RaggedTensor.from_row_splits(
+        tf.constant(np.asarray(movie_index)[order], tf.int64),
+        tf.constant(row_splits, tf.int64))
+
+
+def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies: np.ndarray,
           config: ModelConfig) -> MultiTaskRecommender:
-    """A compiled model; `movie_counts[i]` is movie i's number of training ratings."""
+    """A compiled model for the training ratings (`train_users[i]`, `train_movies[i]`)."""
     keras.utils.set_random_seed(config.seed)
-    counts = np.append(np.asarray(movie_counts, dtype=np.float64), 0.0)  # OOV bucket
+    counts = np.bincount(train_movies, minlength=num_movies + 1)[: num_movies + 1]
+    counts = counts.astype(np.float64)
     log_frequency = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
-    model = MultiTaskRecommender(num_users, num_movies, log_frequency, config)
+    model = MultiTaskRecommender(num_users, num_movies, log_frequency,
+                                 history_of(train_users, train_movies, num_users), config)
     optimizers = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
                   "sgd": keras.optimizers.SGD}
     model.compile(optimizer=optimizers[config.optimizer](learning_rate=config.learning_rate))

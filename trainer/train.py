@@ -7,7 +7,6 @@ import time
 from typing import List, Optional
 
 import keras
-import numpy as np
 
 from pipeline.config import ModelConfig
 from trainer import model as model_lib
@@ -28,8 +27,7 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
         ) -> TrainResult:
     """Trains on `train`, stopping early on a validation slice carved from it (never eval)."""
     fit_rows, validation = train.split_off(config.validation_fraction, seed=config.seed)
-    movie_counts = np.bincount(train.movie_index, minlength=num_movies + 1)[:num_movies]
-    model = model_lib.build(num_users, num_movies, movie_counts, config)
+    model = model_lib.build(num_users, num_movies, train.user_index, train.movie_index, config)
     stop = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True)
     started = time.monotonic()

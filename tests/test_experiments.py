@@ -1,0 +1,43 @@
+import json
+import os
+
+import numpy as np
+
+from components.movielens import splits, synthetic
+from components.movielens.synthetic import SyntheticConfig
+from pipeline.config import DataConfig, ModelConfig
+from trainer import experiments
+
+
+def test_index_split_follows_the_transform_semantics():
+    # Many movies for few ratings: the long tail leaves some movies only in eval.
+    small_data = synthetic.generate(SyntheticConfig(num_users=30, num_movies=400,
+                                                    num_ratings=700))
+    is_eval = splits.random_split(small_data, 0.2, seed=3)
+    train, evaluation, num_users, num_movies = experiments.index_split(small_data, is_eval)
+    assert num_movies == len(set(small_data.movie_ids[~is_eval]))
+    assert train.movie_index.max() < num_movies and train.user_index.max() < num_users
+    unseen = ~np.isin(small_data.movie_ids[is_eval], small_data.movie_ids[~is_eval])
+    assert unseen.any(), "the small set has eval-only movies"
+    np.testing.assert_array_equal(evaluation.movie_index == num_movies, unseen)
+    np.testing.assert_allclose(train.rating, (small_data.ratings[~is_eval] - 1) / 4)
+
+
+def test_report_has_every_model_metric_and_target(tmp_path):
+    data = DataConfig(synthetic=SyntheticConfig(num_users=40, num_movies=80, num_ratings=1500))
+    model = ModelConfig(epochs=1, embedding_dim=8, rating_layers=(8,), batch_size=128)
+    lines = []
+    report = experiments.run(data, model, seeds=[1], report_dir=str(tmp_path), log=lines.append)
+    assert set(report["results"]) == {"most-popular", "rating-only", "retrieval-only",
+                                      "multi-task"}
+    for name, values in report["results"].items():
+        assert 0 < values["rmse_stars"]["mean"] < 4
+        assert 0 <= values["top100"]["mean"] <= 1
+    assert report["results"]["multi-task"]["examples_per_second"]["mean"] > 0
+    assert len(report["targets"]) == 6 and any("seed 1" in line for line in lines)
+    assert sorted(os.listdir(tmp_path)) == ["results.json", "results.md", "results.png"]
+    with open(tmp_path / "results.json") as saved:
+        assert json.load(saved)["results"] == report["results"]
+    table = (tmp_path / "results.md").read_text()
+    assert all(f"| {name} |" in table for name in report["results"])
+    assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
