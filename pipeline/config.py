@@ -72,19 +72,20 @@ class ModelConfig:
     rating_layers: Tuple[int, ...] = (256, 128)  # hidden layers; a final 1-unit layer follows
     retrieval_weight: float = 1.0
     rating_weight: float = 1.0
-    temperature: float = 0.2  # divides the in-batch softmax logits
+    temperature: float = 1.0  # divides the in-batch softmax logits (measured: 1.0 > 0.2)
     popularity_correction: bool = True  # subtract log training frequency (Yi et al. 2019)
     use_bias: bool = True  # user and movie rating biases
     use_history: bool = True  # add the user's training movies to the user tower (SVD++-style)
     l2: float = 0.0
     optimizer: str = "adam"
-    learning_rate: float = 0.003
+    learning_rate: float = 0.001
     epochs: int = 30
     batch_size: int = 1024
     validation_fraction: float = 0.05  # carved from train, for early stopping
     early_stopping_patience: int = 3
     seed: int = 0
     top_k: int = 10  # recorded in the export; `retrieve` returns this many movies
+    exclude_seen: bool = True  # `retrieve` leaves out the movies a user rated in training
 
     def __post_init__(self) -> None:
         if self.retrieval_weight < 0 or self.rating_weight < 0:

@@ -40,8 +40,6 @@ class Catalogue:
     movie_counts: np.ndarray  # training ratings per movie, [num_movies]
     movie_mean_rating: np.ndarray  # mean normalised training rating, [num_movies]
     global_mean_rating: float  # normalised
-    seen_row_splits: np.ndarray  # int64 [num_users + 2]: user u's training movies are
-    seen_movies: np.ndarray  # int64: seen_movies[seen_row_splits[u]:seen_row_splits[u+1]]
 
 
 def _stars(normalised: tf.Tensor) -> tf.Tensor:
@@ -65,9 +63,6 @@ class RecommenderModule(tf.Module):
         self.popularity = tf.constant(np.log1p(catalogue.movie_counts), tf.float32)
         self.movie_mean = tf.constant(
             np.append(catalogue.movie_mean_rating, catalogue.global_mean_rating), tf.float32)
-        self.seen = tf.RaggedTensor.from_row_splits(
-            tf.constant(catalogue.seen_movies, tf.int64),
-            tf.constant(catalogue.seen_row_splits, tf.int64))
 
     def _indices(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         transformed = self.transform_layer({k: tf.reshape(v, [-1, 1]) for k, v in raw.items()})
@@ -83,7 +78,7 @@ class RecommenderModule(tf.Module):
         return tf.where(known[:, tf.newaxis], scores, popular)
 
     def _exclude_seen(self, scores: tf.Tensor, user_index: tf.Tensor) -> tf.Tensor:
-        seen = tf.gather(self.seen, user_index)
+        seen = tf.gather(self.model.watched, user_index)  # the user's training movies
         positions = tf.stack([seen.value_rowids(), seen.flat_values], axis=1)
         fill = tf.fill(tf.shape(seen.flat_values), tf.constant(-np.inf, tf.float32))
         return tf.tensor_scatter_nd_update(scores, positions, fill)
@@ -165,8 +160,7 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
     warmup.write(extra, example_user_id, example_movie_id)
 
 
-def make_catalogue(train, movie_ids: np.ndarray, titles: Dict[int, str],
-                   num_users: int) -> Catalogue:
+def make_catalogue(train, movie_ids: np.ndarray, titles: Dict[int, str]) -> Catalogue:
     """Serving's lookup tables from the training ratings (a trainer.data.Ratings)."""
     num_movies = len(movie_ids)
     in_vocabulary = train.movie_index < num_movies
@@ -175,17 +169,10 @@ def make_catalogue(train, movie_ids: np.ndarray, titles: Dict[int, str],
                        minlength=num_movies)
     global_mean = float(train.rating.mean())
     means = np.where(counts > 0, sums / np.maximum(counts, 1), global_mean)
-    order = np.lexsort((train.movie_index, train.user_index))
-    users, movies = train.user_index[order], train.movie_index[order]
-    keep = (users < num_users) & (movies < num_movies)
-    # Row u + 1 ends user u's run; the OOV user (index num_users) has no seen movies.
-    row_splits = np.searchsorted(users[keep], np.arange(num_users + 2), side="left")
     return Catalogue(
         movie_ids=np.asarray(movie_ids, dtype=object),
         titles=np.array([titles.get(i, "") for i in range(num_movies)], dtype=object),
         movie_counts=counts,
         movie_mean_rating=means.astype(np.float32),
         global_mean_rating=global_mean,
-        seen_row_splits=row_splits.astype(np.int64),
-        seen_movies=movies[keep].astype(np.int64),
     )

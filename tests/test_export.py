@@ -43,14 +43,15 @@ def exported(tmp_path_factory):
     num_users = tft_output.vocabulary_size_by_name(features.USER_VOCABULARY)
     movie_ids = [m.decode() for m in tft_output.vocabulary_by_name(features.MOVIE_VOCABULARY)]
     result = train.fit(CONFIG, ratings, num_users, len(movie_ids), verbose=0)
-    catalogue = export.make_catalogue(ratings, movie_ids, titles, num_users)
+    catalogue = export.make_catalogue(ratings, movie_ids, titles)
     module = export.RecommenderModule(result.model, tft_output.transform_features_layer(),
                                       catalogue, top_k=CONFIG.top_k)
     path = os.path.join(temp, "serving")
     users = [u.decode() for u in tft_output.vocabulary_by_name(features.USER_VOCABULARY)]
     export.export(module, path, users[0], movie_ids[0])
     return dict(path=path, model=result.model, ratings=ratings, catalogue=catalogue,
-                users=users, movie_ids=movie_ids, loaded=tf.saved_model.load(path))
+                users=users, movie_ids=movie_ids, loaded=tf.saved_model.load(path),
+                transform_layer=tft_output.transform_features_layer())
 
 
 def _call(exported, signature, **inputs):
@@ -152,3 +153,13 @@ def test_warmup_requests_replay_against_every_signature(exported):
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
         outputs = _call(exported, request.model_spec.signature_name, **inputs)
         assert all(len(v) == 1 for v in outputs.values())
+
+
+def test_retrieve_can_keep_seen_movies(exported):
+    module = export.RecommenderModule(exported["model"], exported["transform_layer"],
+                                      exported["catalogue"], top_k=5, exclude_seen=False)
+    got = module.retrieve(tf.constant([exported["users"][0]]))
+    user_vectors, movie_vectors = _embeddings(exported)
+    scores = user_vectors[0] @ movie_vectors[: len(exported["movie_ids"])].T
+    expected = [exported["movie_ids"][i] for i in np.argsort(-scores, kind="stable")[:5]]
+    assert [m.decode() for m in got["movie_ids"].numpy()[0]] == expected

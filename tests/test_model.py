@@ -81,8 +81,9 @@ def test_training_learns_a_planted_preference():
     liked = rng.random(4000) < 0.8
     movies = np.where(liked, movies, rng.integers(0, 10, 4000))
     ratings = np.where((users < 10) == (movies < 5), 1.0, 0.0).astype(np.float32)
-    config = ModelConfig(epochs=8, learning_rate=0.01, validation_fraction=0.1, **{
-        k: v for k, v in SMALL.items() if k != "epochs"})
+    config = ModelConfig(epochs=15, learning_rate=0.01, temperature=1.0,
+                         validation_fraction=0.1, early_stopping_patience=15,
+                         **{k: v for k, v in SMALL.items() if k != "epochs"})
     result = train.fit(config, Ratings(users, movies, ratings), 20, 10, verbose=0)
     model = result.model
     u = model.user_vectors(tf.range(20, dtype=tf.int64)).numpy()

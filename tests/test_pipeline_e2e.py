@@ -1,6 +1,7 @@
 """The local pipeline end to end on a small synthetic set, checked through ML Metadata."""
 
 import glob
+import json
 import os
 
 import pytest
@@ -88,7 +89,11 @@ def test_trainer_exports_a_servable_model(first_run):
     assert set(loaded.signatures) == {"retrieve", "rate", "recommend", "serving_default"}
     top = loaded.signatures["retrieve"](user_id=tf.constant(["1"]))
     assert top["movie_ids"].shape == (1, MODEL.top_k)
-    assert os.path.isfile(os.path.join(runs[3].outputs["model_run"], "training.json"))
+    model_run = runs[3].outputs["model_run"]
+    with open(os.path.join(model_run, "training.json")) as saved:
+        assert json.load(saved)["epochs"] == MODEL.epochs
+    event_files = glob.glob(os.path.join(model_run, "logs", "*", "events.out.tfevents.*"))
+    assert event_files, "TensorBoard logs are written into the model run directory"
 
 
 def test_second_run_is_served_from_cache(first_run):

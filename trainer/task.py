@@ -41,8 +41,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         json.dump({"epochs": result.epochs_run, "seconds": result.seconds,
                    "examples_per_second": result.examples_per_second,
                    "history": result.history}, out, indent=2)
-    catalogue = export.make_catalogue(ratings, movie_ids, titles, num_users)
+    catalogue = export.make_catalogue(ratings, movie_ids, titles)
     module = export.RecommenderModule(result.model, tft_output.transform_features_layer(),
-                                      catalogue, top_k=config.top_k)
+                                      catalogue, top_k=config.top_k,
+                                      exclude_seen=config.exclude_seen)
     users = tft_output.vocabulary_by_name(features.USER_VOCABULARY)
     export.export(module, fn_args.serving_model_dir, users[0].decode(), movie_ids[0])
