@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIPELINE_ROOT ?= pipeline_output
 
-.PHONY: install run test test-fast lock clean bench
+.PHONY: install run test test-fast lock clean bench bench-models bench-pipeline
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,11 @@ clean:
 
 # The three-model comparison on real MovieLens 100k (read in place, never copied).
 ML100K ?= ../shared/data/ml-100k
-bench: install
+bench: bench-pipeline bench-models
+
+bench-models: install
 	$(BIN)/movielens-tfx experiments --data $(ML100K) --split random --seeds 42 43 44 \
 	  --report-dir reports/ml-100k
+
+bench-pipeline: install
+	$(BIN)/movielens-tfx bench-pipeline --data $(ML100K) --report-dir reports/ml-100k

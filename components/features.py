@@ -15,6 +15,10 @@ RATING = "rating"  # stars, 1-5 (0.5-5 in ml-latest)
 TIMESTAMP = "timestamp"  # seconds since 1970
 MOVIE_TITLE = "movie_title"
 GENRES = "genres"  # genre names joined by '|', empty for none
+USER_ACTIVITY = "user_activity"  # bucket of the user's train-split rating count, for slicing
+
+# (bucket name, fewest training ratings): the Evaluator reports each bucket as a slice.
+ACTIVITY_BUCKETS = (("light (<50)", 0), ("medium (50-149)", 50), ("heavy (150+)", 150))
 
 # Transformed features, as the Trainer reads them.
 USER_INDEX = "user_index"
@@ -32,6 +36,7 @@ _RAW_TYPES = {
     TIMESTAMP: schema_pb2.INT,
     MOVIE_TITLE: schema_pb2.BYTES,
     GENRES: schema_pb2.BYTES,
+    USER_ACTIVITY: schema_pb2.BYTES,
 }
 
 
@@ -47,3 +52,8 @@ def raw_schema() -> schema_pb2.Schema:
     rating.float_domain.min = 0.5
     rating.float_domain.max = 5.0
     return schema
+
+
+def activity_bucket(train_ratings: int) -> str:
+    """The USER_ACTIVITY bucket of a user with `train_ratings` ratings in the train split."""
+    return [name for name, fewest in ACTIVITY_BUCKETS if train_ratings >= fewest][-1]

@@ -35,6 +35,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--model", action="append", default=[], metavar="FIELD=VALUE", dest="model_overrides",
         help="override one ModelConfig field (pipeline/config.py), e.g. --model epochs=5 "
              "--model rating_layers=64,32 (repeatable)")
+    parser.add_argument(
+        "--gate", action="append", default=[], metavar="FIELD=VALUE", dest="gate_overrides",
+        help="override one GateConfig field, e.g. --gate max_rmse=1.0 (repeatable)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,9 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                      help="an extra Beam pipeline option, e.g. --beam-arg=--runner=DataflowRunner"
                           " (repeatable)")
+    run.add_argument("--serving-dir", default="serving_model",
+                     help="blessed models go to SERVING_DIR/MODEL_NAME/<version>/")
+    run.add_argument("--model-name", default="movielens")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--verbose", action="store_true", help="show TFX's and Beam's own logs")
     _add_model_options(run)
+
+    bench = commands.add_parser(
+        "bench-pipeline", help="time a cold and a cached run of the whole pipeline")
+    _add_data_options(bench)
+    _add_model_options(bench)
+    bench.add_argument("--beam-workers", type=int, default=0)
+    bench.add_argument("--report-dir", default="reports/pipeline")
 
     experiments = commands.add_parser(
         "experiments", help="compare rating-only, retrieval-only and multi-task models")
@@ -87,9 +100,15 @@ def _data_config(args: argparse.Namespace):
 
 
 def _model_config(args: argparse.Namespace):
-    from pipeline.config import model_config_with
+    from pipeline.config import ModelConfig, overridden
 
-    return model_config_with(args.model_overrides)
+    return overridden(ModelConfig(), args.model_overrides, "--model")
+
+
+def _gate_config(args: argparse.Namespace):
+    from pipeline.config import GateConfig, overridden
+
+    return overridden(GateConfig(), args.gate_overrides, "--gate")
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -118,12 +137,14 @@ def _configure_logging(verbose: bool) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from pipeline import local_runner
-    from pipeline.config import PipelineConfig
+    from pipeline.config import PipelineConfig, ServingConfig
 
     config = PipelineConfig(
         pipeline_root=os.path.abspath(args.pipeline_root),
         data=_data_config(args),
         model=_model_config(args),
+        gate=_gate_config(args),
+        serving=ServingConfig(os.path.abspath(args.serving_dir), args.model_name),
         enable_cache=not args.no_cache,
         beam_workers=args.beam_workers,
         extra_beam_args=tuple(args.beam_args),
@@ -136,12 +157,31 @@ def _run(args: argparse.Namespace) -> int:
           f"ML Metadata: {config.metadata_path}")
     for component in components:
         state = "cached" if component.cached else "ran"
-        print(f"  {component.component} ({state})")
+        print(f"  {component.component} ({state}, {component.seconds:.1f} s)")
         for name, uri in sorted(component.outputs.items()):
             print(f"    {name}: {uri}")
-    if components and all(c.cached for c in components):
+    # The resolver node is re-resolved on every run; it has no outputs of its own to cache.
+    if components and all(c.cached for c in components if c.outputs):
         print("Nothing changed since the last run: every component was served from the cache.")
+    _print_gate(config, components)
     return 0
+
+
+def _print_gate(config, components) -> None:
+    from components.evaluator import gate_summary
+
+    evaluator = next((c for c in components if c.component == "Evaluator"), None)
+    if evaluator is None:
+        return
+    gate = gate_summary(evaluator.outputs["evaluation"])
+    print(f"Gate: RMSE {gate['rmse']:.4f} stars (at most {config.gate.max_rmse}), top-"
+          f"{config.model.top_k} accuracy {gate['top_k_accuracy']:.4f} (at least "
+          f"{config.gate.min_top_k_accuracy}), and no worse than the latest blessed model: "
+          f"{'blessed' if gate['passed'] else 'NOT blessed, nothing pushed'}.")
+    if gate["passed"]:
+        model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
+        latest = max(int(v) for v in os.listdir(model_dir) if v.isdigit())
+        print(f"Serving: {model_dir} (latest version {latest})")
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -167,13 +207,28 @@ def _experiments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_pipeline(args: argparse.Namespace) -> int:
+    from pipeline import benchmark
+    from pipeline.config import PipelineConfig
+
+    _configure_logging(verbose=False)
+    config = PipelineConfig(pipeline_root="unused", data=_data_config(args),
+                            model=_model_config(args), gate=_gate_config(args),
+                            beam_workers=args.beam_workers)
+    benchmark.run(config, args.report_dir, log=lambda line: print(line, flush=True))
+    with open(os.path.join(args.report_dir, "pipeline.md"), encoding="utf-8") as report:
+        print(report.read())
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from components.movielens.records import DataFormatError
     from components.movielens.tfds_source import SourceUnavailableError
     from pipeline.config import ConfigError
 
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "generate": _generate, "experiments": _experiments}
+    handlers = {"run": _run, "generate": _generate, "experiments": _experiments,
+                "bench-pipeline": _bench_pipeline}
     try:
         return handlers[args.command](args)
     except (ConfigError, DataFormatError, SourceUnavailableError) as error:

@@ -106,12 +106,132 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """What a candidate model must reach to be blessed (and so pushed).
+
+    Absolute bounds, and changes against the latest blessed model (ignored on the first run,
+    when there is none). RMSE is in stars; top-k accuracy is the share of eval pairs whose
+    movie is in the user's top k as `retrieve` serves it (training movies excluded).
+    """
+
+    max_rmse: float = 0.95
+    max_rmse_increase: float = 0.02
+    min_top_k_accuracy: float = 0.05
+    max_top_k_accuracy_decrease: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.max_rmse <= 0 or self.max_rmse_increase < 0:
+            raise ConfigError("max_rmse must be > 0 and max_rmse_increase >= 0")
+        if not 0 <= self.min_top_k_accuracy <= 1 or self.max_top_k_accuracy_decrease < 0:
+            raise ConfigError("min_top_k_accuracy must be in [0, 1] and "
+                              "max_top_k_accuracy_decrease >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingConfig:
+    """Where blessed models go: <serving_dir>/<model_name>/<version>/ (TF Serving's layout)."""
+
+    serving_dir: str = "serving_model"
+    model_name: str = "movielens"
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """The pipeline as a whole: its name, where it writes, and how Beam runs."""
 
     pipeline_root: str
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
+    gate: GateConfig = GateConfig()
+    serving: ServingConfig = ServingConfig()
+    pipeline_name: str = "movielens-recommender"
+    enable_cache: bool = True
+    beam_workers: int = 0  # 0: in-process; N > 0: DirectRunner with N worker processes
+    extra_beam_args: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.beam_workers < 0:
+            raise ConfigError(f"--beam-workers must be 0 or more, got {self.beam_workers}")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.pipeline_root, "metadata.sqlite")
+
+    @property
+    def beam_pipeline_args(self) -> List[str]:
+        """DirectRunner in-process by default; Beam's own flags given by the user win."""
+        if self.beam_workers:
+            mode = ["--direct_running_mode=multi_processing",
+                    f"--direct_num_workers={self.beam_workers}"]
+        else:
+            mode = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+        return mode + list(self.extra_beam_args)
+
+
+def overridden(defaults: Any, overrides: List[str], option: str) -> Any:
+    """`defaults` (a config dataclass) with `FIELD=VALUE` overrides, typed by each field."""
+    values: Dict[str, Any] = {}
+    for override in overrides:
+        name, separator, text = override.partition("=")
+        if not separator or not hasattr(defaults, name):
+            fields = ", ".join(f.name for f in dataclasses.fields(defaults))
+            raise ConfigError(f"{option} {override!r}: expected FIELD=VALUE with FIELD one of "
+                              f"{fields}")
+        current = getattr(defaults, name)
+        try:
+            if isinstance(current, bool):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                values[name] = text.lower() in ("true", "1")
+            elif isinstance(current, tuple):
+                values[name] = tuple(int(part) for part in text.split(",") if part)
+            else:
+                values[name] = type(current)(text)
+        except ValueError:
+            raise ConfigError(f"{option} {name}: cannot read {text!r} as "
+                              f"{type(current).__name__}") from None
+    return dataclasses.replace(defaults, **values)
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """What a candidate model must reach to be blessed (and so pushed).
+
+    Absolute bounds, and changes against the latest blessed model (ignored on the first run,
+    when there is none). RMSE is in stars; top-k accuracy is the share of eval pairs whose
+    movie is in the user's top k as `retrieve` serves it (training movies excluded).
+    """
+
+    max_rmse: float = 0.95
+    max_rmse_increase: float = 0.02
+    min_top_k_accuracy: float = 0.05
+    max_top_k_accuracy_decrease: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.max_rmse <= 0 or self.max_rmse_increase < 0:
+            raise ConfigError("max_rmse must be > 0 and max_rmse_increase >= 0")
+        if not 0 <= self.min_top_k_accuracy <= 1 or self.max_top_k_accuracy_decrease < 0:
+            raise ConfigError("min_top_k_accuracy must be in [0, 1] and "
+                              "max_top_k_accuracy_decrease >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingConfig:
+    """Where blessed models go: <serving_dir>/<model_name>/<version>/ (TF Serving's layout)."""
+
+    serving_dir: str = "serving_model"
+    model_name: str = "movielens"
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """The pipeline as a whole: its name, where it writes, and how Beam runs."""
+
+    pipeline_root: str
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    gate: GateConfig = GateConfig()
+    serving: ServingConfig = ServingConfig()
     pipeline_name: str = "movielens-recommender"
     enable_cache: bool = True
     beam_workers: int = 0  # 0: in-process; N > 0: DirectRunner with N worker processes

@@ -21,6 +21,7 @@ class ComponentRun:
     component: str
     cached: bool
     outputs: Dict[str, str]  # output name -> artifact URI
+    seconds: float  # wall time, from ML Metadata's record of the execution
 
 
 def metadata_config(config: PipelineConfig) -> metadata_store_pb2.ConnectionConfig:
@@ -57,5 +58,7 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
             component=node.name.split(".", 1)[-1],
             cached=execution.last_known_state == metadata_store_pb2.Execution.CACHED,
             outputs=outputs,
+            seconds=(execution.last_update_time_since_epoch
+                     - execution.create_time_since_epoch) / 1000.0,
         ))
     return summary

@@ -7,7 +7,10 @@ from typing import Optional
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components.evaluator import eval_config
 from components.example_gen.component import MovieLensExampleGen
+from components.pusher import VersionedPusher
+from components.resolver import latest_blessed_baseline
 from components.schema_gen import MovieLensSchemaGen, schema_text
 from pipeline.config import PipelineConfig
 from trainer.task import MODEL_CONFIG_KEY
@@ -20,7 +23,7 @@ def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> SchemaGen -> Transform -> Trainer (Evaluator and Pusher follow)."""
+    """ExampleGen -> SchemaGen -> Transform -> Trainer -> Evaluator -> Pusher."""
     example_gen = MovieLensExampleGen(data=config.data)
     schema_gen = MovieLensSchemaGen(schema_text=schema_text())
     transform = tfx.components.Transform(
@@ -39,10 +42,25 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={MODEL_CONFIG_KEY: config.model.to_json()},
     )
+    # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.
+    latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"])
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=latest_blessed.outputs["model"],
+        eval_config=eval_config(config.gate),
+    )
+    pusher = VersionedPusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        serving_dir=config.serving.serving_dir,
+        model_name=config.serving.model_name,
+    )
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, schema_gen, transform, trainer],
+        components=[example_gen, schema_gen, transform, trainer, latest_blessed, evaluator,
+                    pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args,

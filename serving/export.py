@@ -129,14 +129,20 @@ class RecommenderModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serving_default(self, examples):
-        """For the Evaluator: serialized tf.Examples -> rating (stars), scores over all movies."""
+        """For the Evaluator: serialized tf.Examples -> predicted rating (stars) and top_k_hit.
+
+        top_k_hit is 1 where the example's movie is among the user's top k as `retrieve`
+        serves them, so its mean over eval examples is the top-k accuracy.
+        """
         spec = {name: tf.io.FixedLenFeature([1], tf.string)
                 for name in (features.USER_ID, features.MOVIE_ID)}
-        raw = tf.io.parse_example(examples, spec)
-        index = self._indices(raw)
-        user_index = index[features.USER_INDEX]
-        return {"rating": _stars(self._rate(user_index, index[features.MOVIE_INDEX])),
-                "movie_scores": self._scores(user_index)}
+        index = self._indices(tf.io.parse_example(examples, spec))
+        user_index, movie_index = index[features.USER_INDEX], index[features.MOVIE_INDEX]
+        top = self._retrieve(user_index)
+        hit = tf.reduce_any(tf.equal(top.indices, tf.cast(movie_index, tf.int32)[:, None]),
+                            axis=1)
+        return {"rating": _stars(self._rate(user_index, movie_index)),
+                "top_k_hit": tf.cast(hit, tf.float32)}
 
 
 def export(module: RecommenderModule, directory: str, example_user_id: str,

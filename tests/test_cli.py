@@ -24,10 +24,10 @@ def test_generate_writes_the_configured_synthetic_set(capsys, tmp_path):
 
 
 def test_model_overrides_are_typed_and_checked(capsys, tmp_path):
-    from pipeline.config import model_config_with
+    from pipeline.config import ModelConfig, overridden
 
-    config = model_config_with(["epochs=3", "rating_layers=64,32", "use_bias=false",
-                                "temperature=0.5"])
+    config = overridden(ModelConfig(), ["epochs=3", "rating_layers=64,32", "use_bias=false",
+                                        "temperature=0.5"], "--model")
     assert (config.epochs, config.rating_layers, config.use_bias, config.temperature) == (
         3, (64, 32), False, 0.5)
     code = cli.main(["experiments", "--model", "epochs=many", "--report-dir", str(tmp_path)])

@@ -14,7 +14,8 @@ from pipeline.config import ConfigError, DataConfig
 
 def test_a_rating_becomes_an_example_with_its_movie():
     movies = {"42": Movie("42", "Café (1995)", ("Comedy", "Drama"))}
-    example = tf.train.Example.FromString(to_example(("7", "42", 4.0, 881250949), movies))
+    example = tf.train.Example.FromString(
+        to_example(("7", "42", 4.0, 881250949, "heavy (150+)"), movies))
     feature = example.features.feature
     assert feature[features.USER_ID].bytes_list.value == [b"7"]
     assert feature[features.MOVIE_ID].bytes_list.value == [b"42"]
@@ -22,6 +23,7 @@ def test_a_rating_becomes_an_example_with_its_movie():
     assert feature[features.TIMESTAMP].int64_list.value == [881250949]
     assert feature[features.MOVIE_TITLE].bytes_list.value == ["Café (1995)".encode()]
     assert feature[features.GENRES].bytes_list.value == [b"Comedy|Drama"]
+    assert feature[features.USER_ACTIVITY].bytes_list.value == [b"heavy (150+)"]
     assert set(feature) == {f.name for f in features.raw_schema().feature}
 
 
@@ -59,3 +61,9 @@ def test_load_split_masks_the_configured_protocol():
     data, is_eval = sources.load_split(config)
     assert data.num_ratings == 600 and is_eval.dtype == bool
     assert 0.15 < is_eval.mean() <= 0.2
+
+
+def test_activity_buckets_by_training_ratings():
+    assert [features.activity_bucket(n) for n in (0, 49, 50, 149, 150, 700)] == [
+        "light (<50)", "light (<50)", "medium (50-149)", "medium (50-149)", "heavy (150+)",
+        "heavy (150+)"]

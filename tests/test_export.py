@@ -28,7 +28,8 @@ def exported(tmp_path_factory):
     is_eval = splits.random_split(raw, 0.2, seed=1)
     rows = [{features.USER_ID: [u], features.MOVIE_ID: [m], features.RATING: [float(r)],
              features.TIMESTAMP: [int(t)], features.MOVIE_TITLE: [raw.movies[m].title],
-             features.GENRES: ["|".join(raw.movies[m].genres)]}
+             features.GENRES: ["|".join(raw.movies[m].genres)],
+             features.USER_ACTIVITY: ["light (<50)"]}
             for u, m, r, t in zip(raw.user_ids, raw.movie_ids, raw.ratings, raw.timestamps)]
     train_rows = [row for row, e in zip(rows, is_eval) if not e]
     metadata = tft.DatasetMetadata(schema_utils.schema_from_feature_spec(
@@ -134,11 +135,14 @@ def test_recommend_reorders_the_retrieved_movies_by_rating(exported):
 
 
 def test_serving_default_reads_examples_for_the_evaluator(exported):
-    examples = [warmup._example(exported["users"][0], exported["movie_ids"][0])]
+    user = exported["users"][0]
+    top = [m.decode() for m in _call(exported, "retrieve", user_id=[user])["movie_ids"][0]]
+    outside = next(m for m in exported["movie_ids"] if m not in top)
+    examples = [warmup._example(user, movie) for movie in (top[0], top[-1], outside)]
     got = _call(exported, "serving_default", examples=examples)
-    assert got["movie_scores"].shape == (1, len(exported["movie_ids"]))
-    rated = _call(exported, "rate", user_id=[exported["users"][0]],
-                  movie_id=[exported["movie_ids"][0]])["rating"]
+    np.testing.assert_array_equal(got["top_k_hit"], [1.0, 1.0, 0.0])
+    rated = _call(exported, "rate", user_id=[user] * 3,
+                  movie_id=[top[0], top[-1], outside])["rating"]
     np.testing.assert_allclose(got["rating"], rated, rtol=1e-5)
 
 

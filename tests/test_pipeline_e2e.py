@@ -1,5 +1,6 @@
 """The local pipeline end to end on a small synthetic set, checked through ML Metadata."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -15,7 +16,7 @@ from components.movielens import synthetic
 from components.movielens.records import DataFormatError
 from components.movielens.synthetic import SyntheticConfig
 from pipeline import local_runner
-from pipeline.config import DataConfig, ModelConfig, PipelineConfig
+from pipeline.config import DataConfig, GateConfig, ModelConfig, PipelineConfig, ServingConfig
 
 pytestmark = pytest.mark.slow
 
@@ -39,29 +40,58 @@ def _pairs(examples):
              e.features.feature[features.MOVIE_ID].bytes_list.value[0]) for e in examples}
 
 
+# Lenient absolute bounds: this tiny model must pass them; the change thresholds stay.
+GATE = GateConfig(max_rmse=2.0, min_top_k_accuracy=0.01)
+COMPONENTS = ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform", "Trainer",
+              "latest_blessed_model_resolver", "Evaluator", "VersionedPusher"]
+
+
+def _by_name(runs):
+    return {r.component: r for r in runs}
+
+
+def _versions(config):
+    model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
+    return sorted(int(v) for v in os.listdir(model_dir)) if os.path.isdir(model_dir) else []
+
+
+def _blessed(run):
+    return os.path.exists(os.path.join(run.outputs["blessing"], "BLESSED"))
+
+
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
-    config = PipelineConfig(pipeline_root=str(tmp_path_factory.mktemp("root")), data=DATA,
-                            model=MODEL)
+    root = tmp_path_factory.mktemp("root")
+    config = PipelineConfig(pipeline_root=str(root), data=DATA, model=MODEL, gate=GATE,
+                            serving=ServingConfig(str(root / "serving"), "movielens"))
     return config, local_runner.run(config)
 
 
 def test_every_component_runs_and_is_recorded(first_run):
     config, runs = first_run
-    assert [r.component for r in runs] == ["MovieLensExampleGen", "MovieLensSchemaGen",
-                                           "Transform", "Trainer"]
+    assert sorted(r.component for r in runs) == sorted(COMPONENTS)
     assert not any(r.cached for r in runs)
     store = metadata_store.MetadataStore(local_runner.metadata_config(config))
     executions = store.get_executions()
-    assert len(executions) == 4
+    assert len(executions) == len(COMPONENTS)
     assert all(e.last_known_state == metadata_store_pb2.Execution.COMPLETE for e in executions)
     [examples] = _example_gen_artifacts(config, store)
     assert examples.properties["split_names"].string_value == '["train", "eval"]'
 
 
+def test_the_blessed_model_is_pushed_as_version_1(first_run):
+    config, runs = first_run
+    assert _blessed(_by_name(runs)["Evaluator"])
+    assert _versions(config) == [1]
+    served = os.path.join(config.serving.serving_dir, "movielens", "1")
+    loaded = tf.saved_model.load(served)
+    assert loaded.signatures["rate"](user_id=tf.constant(["1"]), movie_id=tf.constant(["1"]))
+    assert not [n for n in os.listdir(os.path.dirname(served)) if n.startswith(".")]
+
+
 def test_examples_hold_both_splits_without_overlap(first_run):
     _, runs = first_run
-    uri = runs[0].outputs["examples"]
+    uri = _by_name(runs)["MovieLensExampleGen"].outputs["examples"]
     train, evaluation = _read_split(uri, "train"), _read_split(uri, "eval")
     assert (len(train), len(evaluation)) == (2400, 600)
     assert not _pairs(train) & _pairs(evaluation)
@@ -71,9 +101,9 @@ def test_examples_hold_both_splits_without_overlap(first_run):
 
 def test_transform_output_has_vocabularies_and_transformed_splits(first_run):
     _, runs = first_run
-    transform = runs[2].outputs
+    transform = _by_name(runs)["Transform"].outputs
     output = tft.TFTransformOutput(transform["transform_graph"])
-    train_users = {user for user, _ in _pairs(_read_split(runs[0].outputs["examples"], "train"))}
+    train_users = {user for user, _ in _pairs(_read_split(_by_name(runs)["MovieLensExampleGen"].outputs["examples"], "train"))}
     assert set(output.vocabulary_by_name(features.USER_VOCABULARY)) == train_users
     transformed = _read_split(transform["transformed_examples"], "eval")
     assert len(transformed) == 600
@@ -84,12 +114,13 @@ def test_transform_output_has_vocabularies_and_transformed_splits(first_run):
 
 def test_trainer_exports_a_servable_model(first_run):
     _, runs = first_run
-    serving = os.path.join(runs[3].outputs["model"], "Format-Serving")
+    trainer = _by_name(runs)["Trainer"]
+    serving = os.path.join(trainer.outputs["model"], "Format-Serving")
     loaded = tf.saved_model.load(serving)
     assert set(loaded.signatures) == {"retrieve", "rate", "recommend", "serving_default"}
     top = loaded.signatures["retrieve"](user_id=tf.constant(["1"]))
     assert top["movie_ids"].shape == (1, MODEL.top_k)
-    model_run = runs[3].outputs["model_run"]
+    model_run = trainer.outputs["model_run"]
     with open(os.path.join(model_run, "training.json")) as saved:
         assert json.load(saved)["epochs"] == MODEL.epochs
     event_files = glob.glob(os.path.join(model_run, "logs", "*", "events.out.tfevents.*"))
@@ -99,8 +130,31 @@ def test_trainer_exports_a_servable_model(first_run):
 def test_second_run_is_served_from_cache(first_run):
     config, runs = first_run
     again = local_runner.run(config)
-    assert all(r.cached for r in again)
-    assert [r.outputs for r in again] == [r.outputs for r in runs]
+    assert all(r.cached for r in again if r.outputs), [(r.component, r.cached) for r in again]
+    assert {r.component: r.outputs for r in again} == {r.component: r.outputs for r in runs}
+    assert _versions(config) == [1], "nothing is pushed twice"
+
+
+def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(first_run):
+    """Passes the absolute bounds but is much worse than the blessed model: the change
+    thresholds against the latest blessed model stop it."""
+    config, _ = first_run
+    worse = dataclasses.replace(config, model=dataclasses.replace(
+        MODEL, learning_rate=1e-7, epochs=1))
+    runs = _by_name(local_runner.run(worse))
+    assert not runs["Trainer"].cached and not _blessed(runs["Evaluator"])
+    assert _versions(config) == [1]
+    served = os.path.join(config.serving.serving_dir, "movielens", "1")
+    assert tf.saved_model.load(served).signatures["retrieve"](user_id=tf.constant(["1"]))
+
+
+def test_a_candidate_failing_an_absolute_bound_is_not_pushed(first_run):
+    config, _ = first_run
+    strict = dataclasses.replace(config, gate=GateConfig(max_rmse=0.1),
+                                 model=dataclasses.replace(MODEL, seed=1))
+    runs = _by_name(local_runner.run(strict))
+    assert not _blessed(runs["Evaluator"])
+    assert _versions(config) == [1]
 
 
 def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path):
@@ -116,5 +170,5 @@ def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path
     store = metadata_store.MetadataStore(local_runner.metadata_config(config))
     live = [a for a in _example_gen_artifacts(config, store)
             if a.state == metadata_store_pb2.Artifact.LIVE]
-    assert [a.uri for a in live] == [runs[0].outputs["examples"]]
-    assert len(_read_split(runs[0].outputs["examples"], "train")) == 2400
+    assert [a.uri for a in live] == [_by_name(runs)["MovieLensExampleGen"].outputs["examples"]]
+    assert len(_read_split(_by_name(runs)["MovieLensExampleGen"].outputs["examples"], "train")) == 2400

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.movielens import sources
+from pipeline import files
 from pipeline.config import DataConfig, ModelConfig
 from trainer import metrics, train
 from trainer.data import Ratings
@@ -142,24 +143,9 @@ def _summarise(runs, data_config: DataConfig, model_config: ModelConfig,
 
 def write_report(report: Dict, report_dir: str) -> None:
     """results.json, results.md and results.png; each is written whole, then moved in place."""
-    os.makedirs(report_dir, exist_ok=True)
-
-    def publish(name: str, write: Callable[[str], None]) -> None:
-        partial = os.path.join(report_dir, f".{name}.partial")
-        write(partial)
-        os.replace(partial, os.path.join(report_dir, name))
-
-    def write_json(path: str) -> None:
-        with open(path, "w", encoding="utf-8") as out:
-            json.dump(report, out, indent=2)
-
-    def write_markdown(path: str) -> None:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(markdown(report))
-
-    publish("results.json", write_json)
-    publish("results.md", write_markdown)
-    publish("results.png", lambda path: _plot(report, path))
+    files.publish_text(os.path.join(report_dir, "results.json"), json.dumps(report, indent=2))
+    files.publish_text(os.path.join(report_dir, "results.md"), markdown(report))
+    files.publish(os.path.join(report_dir, "results.png"), lambda path: _plot(report, path))
 
 
 def markdown(report: Dict) -> str:

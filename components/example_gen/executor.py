@@ -9,6 +9,7 @@ and writes each split as gzipped TFRecords, the format every TFX component reads
 
 from __future__ import annotations
 
+import collections
 from typing import Any, Dict, Mapping, Tuple
 
 import apache_beam as beam
@@ -26,7 +27,7 @@ SOURCE_FINGERPRINT_KEY = "source_fingerprint"
 TRAIN = "train"
 EVAL = "eval"
 
-Rating = Tuple[str, str, float, int]
+Rating = Tuple[str, str, float, int, str]  # user, movie, stars, timestamp, activity bucket
 
 
 def _bytes(value: str) -> tf.train.Feature:
@@ -35,7 +36,7 @@ def _bytes(value: str) -> tf.train.Feature:
 
 def to_example(rating: Rating, movies: Mapping[str, Movie]) -> bytes:
     """One rating joined with its movie's metadata, as a serialized tf.Example."""
-    user_id, movie_id, stars, timestamp = rating
+    user_id, movie_id, stars, timestamp, activity = rating
     movie = movies[movie_id]
     feature = {
         features.USER_ID: _bytes(user_id),
@@ -44,6 +45,7 @@ def to_example(rating: Rating, movies: Mapping[str, Movie]) -> bytes:
         features.TIMESTAMP: tf.train.Feature(int64_list=tf.train.Int64List(value=[timestamp])),
         features.MOVIE_TITLE: _bytes(movie.title),
         features.GENRES: _bytes("|".join(movie.genres)),
+        features.USER_ACTIVITY: _bytes(activity),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
@@ -64,8 +66,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             data.num_ratings, data.description, config.split,
             int((~is_eval).sum()), int(is_eval.sum()),
         )
+        train_counts = collections.Counter(data.user_ids[~is_eval].tolist())
+        activity = [features.activity_bucket(train_counts[user]) for user in data.user_ids]
         rows = list(zip(data.user_ids.tolist(), data.movie_ids.tolist(),
-                        data.ratings.tolist(), data.timestamps.tolist()))
+                        data.ratings.tolist(), data.timestamps.tolist(), activity))
         result = {}
         for split, wanted in ((TRAIN, False), (EVAL, True)):
             split_rows = [row for row, in_eval in zip(rows, is_eval.tolist()) if in_eval == wanted]

@@ -1,0 +1,61 @@
+"""VersionedPusher: copies a blessed model into TF Serving's layout, atomically.
+
+`<serving_dir>/<model_name>/<version>/` with version = the largest existing version + 1, so
+versions only increase whatever the clocks say. The model is copied into a hidden temporary
+directory beside the versions and renamed into place in one step, so TF Serving (which only
+loads directories named by an integer) never sees a half-written version. A model without a
+blessing leaves the serving directory untouched.
+"""
+
+import os
+import shutil
+import uuid
+
+from tfx import v1 as tfx
+from tfx.types import standard_artifacts
+
+SERVING_SUBDIR = "Format-Serving"  # where the Trainer writes the serving SavedModel
+
+
+def next_version(model_dir: str) -> int:
+    versions = [int(name) for name in os.listdir(model_dir) if name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def push(source: str, serving_dir: str, model_name: str) -> str:
+    """Copies the SavedModel at `source` to the next version; returns the version's path."""
+    model_dir = os.path.join(serving_dir, model_name)
+    os.makedirs(model_dir, exist_ok=True)
+    staging = os.path.join(model_dir, f".incoming-{uuid.uuid4().hex}")
+    shutil.copytree(source, staging)
+    try:
+        while True:
+            target = os.path.join(model_dir, str(next_version(model_dir)))
+            try:
+                os.rename(staging, target)  # atomic; fails if another push took the version
+                return target
+            except OSError:
+                if not os.path.isdir(target):
+                    raise
+    finally:
+        if os.path.isdir(staging):
+            shutil.rmtree(staging)
+
+
+@tfx.dsl.components.component
+def VersionedPusher(
+    model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
+    model_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
+    pushed_model: tfx.dsl.components.OutputArtifact[standard_artifacts.PushedModel],
+    serving_dir: tfx.dsl.components.Parameter[str],
+    model_name: tfx.dsl.components.Parameter[str],
+) -> None:
+    if not model_blessing.get_int_custom_property("blessed"):
+        pushed_model.set_int_custom_property("pushed", 0)
+        print(f"VersionedPusher: model {model.uri} is not blessed; nothing pushed.")
+        return
+    target = push(os.path.join(model.uri, SERVING_SUBDIR), serving_dir, model_name)
+    pushed_model.set_int_custom_property("pushed", 1)
+    pushed_model.set_string_custom_property("pushed_destination", target)
+    pushed_model.set_int_custom_property("pushed_version", int(os.path.basename(target)))
+    print(f"VersionedPusher: pushed {model.uri} to {target}")
