@@ -1,30 +1,48 @@
 """VersionedPusher: copies a blessed model into TF Serving's layout, atomically.
 
 `<serving_dir>/<model_name>/<version>/` with version = the largest existing version + 1, so
-versions only increase whatever the clocks say. The model is copied into a hidden temporary
-directory beside the versions and renamed into place in one step, so TF Serving (which only
-loads directories named by an integer) never sees a half-written version. A model without a
-blessing leaves the serving directory untouched.
+versions only increase whatever the clocks say. On a local file system the model is copied
+into a hidden temporary directory beside the versions and renamed into place in one step, so
+TF Serving (which only loads directories named by an integer) never sees a half-written
+version. Object stores (gs://, s3://) have no atomic directory rename: there the files are
+copied with `saved_model.pb` last, and TF Serving cannot load (and retries) a version until
+that file is there. A model without a blessing leaves the serving directory untouched.
 """
 
 import os
 import shutil
 import uuid
 
+import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 
 SERVING_SUBDIR = "Format-Serving"  # where the Trainer writes the serving SavedModel
+GRAPH_FILE = "saved_model.pb"
 
 
 def next_version(model_dir: str) -> int:
-    versions = [int(name) for name in os.listdir(model_dir) if name.isdigit()]
-    return max(versions, default=0) + 1
+    names = [name.rstrip("/") for name in tf.io.gfile.listdir(model_dir)]
+    return max((int(name) for name in names if name.isdigit()), default=0) + 1
+
+
+def _push_to_object_store(source: str, model_dir: str) -> str:
+    target = os.path.join(model_dir, str(next_version(model_dir)))
+    files = [os.path.relpath(os.path.join(folder, name), source)
+             for folder, _, names in tf.io.gfile.walk(source) for name in names]
+    for relative in sorted(files, key=lambda f: f == GRAPH_FILE):  # the graph file last
+        destination = os.path.join(target, relative)
+        tf.io.gfile.makedirs(os.path.dirname(destination))
+        tf.io.gfile.copy(os.path.join(source, relative), destination)
+    return target
 
 
 def push(source: str, serving_dir: str, model_name: str) -> str:
     """Copies the SavedModel at `source` to the next version; returns the version's path."""
     model_dir = os.path.join(serving_dir, model_name)
+    if "://" in serving_dir:
+        tf.io.gfile.makedirs(model_dir)
+        return _push_to_object_store(source, model_dir)
     os.makedirs(model_dir, exist_ok=True)
     staging = os.path.join(model_dir, f".incoming-{uuid.uuid4().hex}")
     shutil.copytree(source, staging)

@@ -34,10 +34,17 @@ class LatestBlessedOtherModelStrategy(tfx.dsl.experimental.LatestBlessedModelStr
         return result
 
 
-def latest_blessed_baseline(candidate: types.BaseChannel) -> tfx.dsl.Resolver:
-    return tfx.dsl.Resolver(
-        strategy_class=LatestBlessedOtherModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-        candidate=candidate,
-    ).with_id("latest_blessed_model_resolver")
+def latest_blessed_baseline(candidate: types.BaseChannel,
+                            exclude_candidate: bool = True) -> tfx.dsl.Resolver:
+    """The baseline resolver; `exclude_candidate=False` gives TFX's own strategy, the only
+    one (with LatestArtifactStrategy) that the Kubeflow Pipelines v2 compiler translates."""
+    channels = {
+        MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        MODEL_BLESSING: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    }
+    strategy = tfx.dsl.experimental.LatestBlessedModelStrategy
+    if exclude_candidate:
+        strategy = LatestBlessedOtherModelStrategy
+        channels[CANDIDATE] = candidate
+    return tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id(
+        "latest_blessed_model_resolver")

@@ -61,6 +61,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="show TFX's and Beam's own logs")
     _add_model_options(run)
 
+    compile_ = commands.add_parser(
+        "compile", help="compile the pipeline for an orchestrator (kfp: Kubeflow Pipelines v2)")
+    compile_.add_argument("target", choices=["kfp"])
+    compile_.add_argument("--output", required=True,
+                          help="pipeline.yaml (PipelineSpec for KFP on GKE) or pipeline.json "
+                               "(Vertex AI PipelineJob)")
+    compile_.add_argument("--image", default=None,
+                          help="container image with this package (see Dockerfile)")
+    compile_.add_argument("--pipeline-root", required=True,
+                          help="where the pipeline writes artifacts, e.g. gs://BUCKET/root")
+    compile_.add_argument("--serving-dir", required=True,
+                          help="where blessed models are pushed, as seen from the cluster")
+    compile_.add_argument("--model-name", default="movielens")
+    compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
+    _add_data_options(compile_)
+    _add_model_options(compile_)
+
     bench = commands.add_parser(
         "bench-pipeline", help="time a cold and a cached run of the whole pipeline")
     _add_data_options(bench)
@@ -207,6 +224,20 @@ def _experiments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compile(args: argparse.Namespace) -> int:
+    from pipeline import kubeflow_runner
+    from pipeline.config import PipelineConfig, ServingConfig
+
+    config = PipelineConfig(
+        pipeline_root=args.pipeline_root, data=_data_config(args), model=_model_config(args),
+        gate=_gate_config(args), serving=ServingConfig(args.serving_dir, args.model_name),
+        extra_beam_args=tuple(args.beam_args))
+    path = kubeflow_runner.compile_pipeline(
+        config, args.output, args.image or kubeflow_runner.DEFAULT_IMAGE)
+    print(f"Compiled '{config.pipeline_name}' for Kubeflow Pipelines v2: {path}")
+    return 0
+
+
 def _bench_pipeline(args: argparse.Namespace) -> int:
     from pipeline import benchmark
     from pipeline.config import PipelineConfig
@@ -228,7 +259,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "generate": _generate, "experiments": _experiments,
-                "bench-pipeline": _bench_pipeline}
+                "bench-pipeline": _bench_pipeline, "compile": _compile}
     try:
         return handlers[args.command](args)
     except (ConfigError, DataFormatError, SourceUnavailableError) as error:

@@ -22,8 +22,14 @@ RUN_FN = "trainer.task.run_fn"
 def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    baseline_excludes_candidate: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> SchemaGen -> Transform -> Trainer -> Evaluator -> Pusher."""
+    """ExampleGen -> SchemaGen -> Transform -> Trainer -> Evaluator -> Pusher.
+
+    `baseline_excludes_candidate`: compare the candidate with the latest blessed model other
+    than itself, so that an unchanged re-run is wholly cached (components/resolver.py). The
+    Kubeflow v2 compiler accepts only TFX's own strategy, so its runner passes False.
+    """
     example_gen = MovieLensExampleGen(data=config.data)
     schema_gen = MovieLensSchemaGen(schema_text=schema_text())
     transform = tfx.components.Transform(
@@ -43,7 +49,8 @@ def create_pipeline(
         custom_config={MODEL_CONFIG_KEY: config.model.to_json()},
     )
     # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.
-    latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"])
+    latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"],
+                                             exclude_candidate=baseline_excludes_candidate)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],

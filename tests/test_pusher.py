@@ -34,3 +34,21 @@ def test_a_failed_copy_leaves_the_serving_directory_as_it_was(tmp_path):
     with pytest.raises(OSError):
         pusher.push(str(tmp_path / "missing"), serving, "movielens")
     assert os.listdir(os.path.join(serving, "movielens")) == ["1"]
+
+
+def test_object_stores_get_every_file_with_the_graph_written_last(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    source = _model(tmp_path)
+    (tmp_path / "model" / "variables" / "variables.index").write_bytes(b"index")
+    copied = []
+    real_copy = tf.io.gfile.copy
+    monkeypatch.setattr(tf.io.gfile, "copy",
+                        lambda src, dst, *a, **k: (copied.append(os.path.basename(dst)),
+                                                   real_copy(src, dst, *a, **k)))
+    serving = f"ram://{tmp_path.name}/serving"  # TensorFlow's in-memory file system
+    first = pusher.push(source, serving, "movielens")
+    second = pusher.push(source, serving, "movielens")
+    assert (first, second) == (f"{serving}/movielens/1", f"{serving}/movielens/2")
+    assert copied == ["variables.index", "saved_model.pb"] * 2
+    assert tf.io.gfile.GFile(f"{second}/saved_model.pb", "rb").read() == b"graph"

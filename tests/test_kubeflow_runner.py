@@ -1,0 +1,60 @@
+"""The Kubeflow Pipelines v2 compile: parsed back with the kfp-pipeline-spec protos."""
+
+import json
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from pipeline import kubeflow_runner
+from pipeline.config import ConfigError, PipelineConfig, ServingConfig
+
+CONFIG = PipelineConfig(pipeline_root="gs://bucket/root",
+                        serving=ServingConfig("gs://bucket/serving", "movielens"))
+IMAGE = "gcr.io/project/movielens-tfx:test"
+# Each component and the one it must run after.
+ORDER = [("Transform", "MovieLensExampleGen"), ("Trainer", "Transform"),
+         ("Evaluator", "Trainer"), ("VersionedPusher", "Evaluator")]
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("kfp") / "pipeline.yaml")
+    kubeflow_runner.compile_pipeline(CONFIG, path, IMAGE)
+    with open(path) as compiled:
+        return json_format.ParseDict(yaml.safe_load(compiled),
+                                     pipeline_spec_pb2.PipelineSpec())
+
+
+def test_yaml_is_a_pipeline_spec_with_the_components_in_order(spec):
+    assert spec.pipeline_info.name == "movielens-recommender"
+    tasks = spec.root.dag.tasks
+    for component, after in ORDER:
+        assert component in tasks, sorted(tasks)
+        assert after in tasks[component].dependent_tasks
+    assert "MovieLensSchemaGen" in tasks["Transform"].dependent_tasks
+
+
+def test_every_executor_uses_the_image_and_the_module_paths_are_set(spec):
+    deployment = json_format.MessageToDict(spec.deployment_spec)
+    containers = [e["container"] for e in deployment["executors"].values() if "container" in e]
+    assert containers and all(c["image"] == IMAGE for c in containers)
+    text = json_format.MessageToJson(spec)
+    assert "components.transform.preprocessing_fn" in text
+    assert "trainer.task.run_fn" in text
+
+
+def test_json_is_a_vertex_pipeline_job(tmp_path):
+    path = str(tmp_path / "pipeline.json")
+    kubeflow_runner.compile_pipeline(CONFIG, path, IMAGE)
+    with open(path) as compiled:
+        job = json.load(compiled)
+    json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
+
+
+def test_other_extensions_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="use a .json"):
+        kubeflow_runner.compile_pipeline(CONFIG, str(tmp_path / "pipeline.txt"))
+    assert not list(tmp_path.iterdir())
