@@ -58,6 +58,10 @@ class RecommenderModule(tf.Module):
         self.exclude_seen = exclude_seen
         self.num_users = model.num_users
         self.num_movies = model.num_movies
+        # The model is frozen: every user's vector (history term included) is computed once.
+        self.user_vectors = tf.Variable(
+            model.user_vectors(tf.range(model.num_users + 1, dtype=tf.int64)), trainable=False,
+            name="user_vectors")
         self.movie_ids = tf.constant(catalogue.movie_ids.astype(str))
         self.titles = tf.constant(catalogue.titles.astype(str))
         self.popularity = tf.constant(np.log1p(catalogue.movie_counts), tf.float32)
@@ -71,7 +75,7 @@ class RecommenderModule(tf.Module):
     def _scores(self, user_index: tf.Tensor) -> tf.Tensor:
         """[batch, num_movies] retrieval scores; popularity for unknown users."""
         movie_vectors = self.model.movie_embedding.embeddings[: self.num_movies]
-        scores = tf.matmul(self.model.user_vectors(user_index), movie_vectors,
+        scores = tf.matmul(tf.gather(self.user_vectors, user_index), movie_vectors,
                            transpose_b=True)
         known = user_index < self.num_users
         popular = tf.broadcast_to(self.popularity, tf.shape(scores))
@@ -91,7 +95,7 @@ class RecommenderModule(tf.Module):
 
     def _rate(self, user_index: tf.Tensor, movie_index: tf.Tensor) -> tf.Tensor:
         """Normalised rating; training means stand in where an id is unknown."""
-        predicted = self.model.rate(self.model.user_vectors(user_index),
+        predicted = self.model.rate(tf.gather(self.user_vectors, user_index),
                                     self.model.movie_vectors(movie_index),
                                     user_index, movie_index)
         known = tf.logical_and(user_index < self.num_users, movie_index < self.num_movies)

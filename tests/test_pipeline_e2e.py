@@ -21,7 +21,8 @@ from pipeline.config import DataConfig, GateConfig, ModelConfig, PipelineConfig,
 pytestmark = pytest.mark.slow
 
 DATA = DataConfig(synthetic=SyntheticConfig(num_users=60, num_movies=200, num_ratings=3000))
-MODEL = ModelConfig(epochs=2, batch_size=256, embedding_dim=8, rating_layers=(16,))
+MODEL = ModelConfig(epochs=2, batch_size=256, embedding_dim=8, rating_layers=(16,),
+                    learning_rate=0.01)
 
 
 def _read_split(examples_uri, split):
