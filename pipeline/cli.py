@@ -8,7 +8,7 @@ import os
 import sys
 import time
 import warnings
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 # TensorFlow's C++ start-up chatter (CUDA not found, cuFFT/cuDNN factories; logged as errors)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
