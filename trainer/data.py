@@ -61,12 +61,3 @@ def from_transformed_batches(batches) -> Tuple[Ratings, Dict[int, str]]:
         np.concatenate(columns[RATING_NORMALIZED]).astype(np.float32),
     ), titles
 
-
-def transformed_files_dataset(file_pattern: str, feature_spec, batch_size: int = 8192):
-    """Batches of parsed transformed examples from gzipped TFRecords (outside a Trainer)."""
-    files = tf.io.gfile.glob(file_pattern)
-    if not files:
-        raise FileNotFoundError(f"no transformed examples match {file_pattern}")
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch_size)
-    return records.map(lambda serialized: tf.io.parse_example(serialized, feature_spec)
-                       ).as_numpy_iterator()

@@ -13,9 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipeline.config import ModelConfig
-
 from components.features import MOVIE_INDEX, USER_INDEX
+from pipeline.config import ModelConfig
 
 
 class MultiTaskRecommender(keras.Model):
@@ -48,6 +47,7 @@ class MultiTaskRecommender(keras.Model):
             self.history_embedding = keras.layers.Embedding(
                 num_movies + 1, config.embedding_dim, embeddings_initializer="zeros",
                 embeddings_regularizer=regularizer, name="history_embedding")
+            self.history_embedding.build()  # user_vectors reads its table directly
         self.watched = watched  # user index -> the movie indices they rated in training
         self.watched_matrix = tf.sparse.SparseTensor(
             indices=tf.stack([watched.value_rowids(), watched.flat_values], axis=1),
@@ -70,7 +70,6 @@ class MultiTaskRecommender(keras.Model):
             return vector
         # One sparse (users x movies) by dense (movies x dim) product for every user is far
         # cheaper than gathering each example's history.
-        self.history_embedding(tf.zeros([1], tf.int64))  # builds the layer on first use
         sums = tf.sparse.sparse_dense_matmul(self.watched_matrix,
                                              self.history_embedding.embeddings)
         total = tf.gather(sums, user_index)
