@@ -160,8 +160,8 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
     }
     tf.saved_model.save(module, directory, signatures=signatures)
     extra = os.path.join(directory, "assets.extra")
-    os.makedirs(extra, exist_ok=True)
-    with open(os.path.join(extra, METADATA_FILE), "w", encoding="utf-8") as out:
+    tf.io.gfile.makedirs(extra)  # gfile: on Kubeflow the model directory is on gs://
+    with tf.io.gfile.GFile(os.path.join(extra, METADATA_FILE), "w") as out:
         json.dump({"top_k": module.top_k, "exclude_seen": module.exclude_seen,
                    "num_users": module.num_users, "num_movies": module.num_movies,
                    "unknown_user": "most popular training movies",

@@ -167,3 +167,15 @@ def test_retrieve_can_keep_seen_movies(exported):
     scores = user_vectors[0] @ movie_vectors[: len(exported["movie_ids"])].T
     expected = [exported["movie_ids"][i] for i in np.argsort(-scores, kind="stable")[:5]]
     assert [m.decode() for m in got["movie_ids"].numpy()[0]] == expected
+
+
+def test_export_writes_to_non_local_file_systems(exported, tmp_path):
+    """On Kubeflow the model directory is on gs://; ram:// stands in for it here."""
+    module = export.RecommenderModule(exported["model"], exported["transform_layer"],
+                                      exported["catalogue"], top_k=5)
+    target = f"ram://{tmp_path.name}/serving"
+    export.export(module, target, exported["users"][0], exported["movie_ids"][0])
+    extra = f"{target}/assets.extra"
+    assert sorted(tf.io.gfile.listdir(extra)) == [export.METADATA_FILE, warmup.WARMUP_FILE]
+    with tf.io.gfile.GFile(f"{extra}/{export.METADATA_FILE}") as saved:
+        assert json.load(saved)["top_k"] == 5

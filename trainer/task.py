@@ -6,6 +6,7 @@ import json
 import os
 
 import keras
+import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 from tfx import v1 as tfx
@@ -37,7 +38,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  len(ratings), num_users, len(movie_ids), config)
     result = train.fit(config, ratings, num_users, len(movie_ids), callbacks=[
         keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "logs"))])
-    with open(os.path.join(fn_args.model_run_dir, "training.json"), "w") as out:
+    # gfile: on Kubeflow the model run directory is on gs://.
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training.json"), "w") as out:
         json.dump({"epochs": result.epochs_run, "seconds": result.seconds,
                    "examples_per_second": result.examples_per_second,
                    "history": result.history}, out, indent=2)
