@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import tempfile
 import time
 from typing import Callable, Dict, List
@@ -43,10 +42,7 @@ def run(config: PipelineConfig, report_dir: str, log: Callable[[str], None] = pr
         gate = gate_summary(evaluator.outputs["evaluation"])
         cached.pop("runs")
     report = {
-        "data": config.data.source if not config.data.is_local_path
-        else os.path.basename(os.path.normpath(config.data.source)),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "date": time.strftime("%Y-%m-%d"),
+        **files.report_header(config.data.source),
         "beam_pipeline_args": config.beam_pipeline_args,
         "cold": cold, "cached": cached, "gate": gate,
     }

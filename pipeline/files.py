@@ -1,9 +1,12 @@
-"""Writing result files whole: a reader sees the old file or the new one, never half of one."""
+"""Result files: written whole (a reader sees the old file or the new one, never half of
+one), each with the same header of what was measured where."""
 
 from __future__ import annotations
 
 import os
-from typing import Callable
+import platform
+import time
+from typing import Callable, Dict
 
 
 def publish(path: str, write: Callable[[str], None]) -> None:
@@ -25,3 +28,12 @@ def publish_text(path: str, text: str) -> None:
             out.write(text)
 
     publish(path, write)
+
+
+def report_header(data_source: str) -> Dict[str, str]:
+    """Data (a path shortened to its folder name), machine and date, for every report."""
+    data = data_source
+    if os.path.exists(data_source):
+        data = os.path.basename(os.path.normpath(data_source))
+    return {"data": data, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "date": time.strftime("%Y-%m-%d")}

@@ -35,6 +35,7 @@ def test_report_has_every_model_metric_and_target(tmp_path):
         assert 0 <= values["top100"]["mean"] <= 1
     assert report["results"]["multi-task"]["examples_per_second"]["mean"] > 0
     assert len(report["targets"]) == 6 and any("seed 1" in line for line in lines)
+    assert report["data"] == "synthetic" and report["machine"].endswith("cores")
     assert sorted(os.listdir(tmp_path)) == ["results.json", "results.md", "results.png"]
     with open(tmp_path / "results.json") as saved:
         assert json.load(saved)["results"] == report["results"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
-import time
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -131,12 +129,9 @@ def _summarise(runs, data_config: DataConfig, model_config: ModelConfig,
         targets.append({"metric": metric, "target": "within 2% of the better specialised "
                         f"model ({best:.4f})", "value": value, "met": bool(gap <= 0.02)})
     return {
-        "data": data_config.source if not data_config.is_local_path else os.path.basename(
-            os.path.normpath(data_config.source)),
+        **files.report_header(data_config.source),
         "split": data_config.split, "seeds": list(seeds),
         "model_config": dataclasses.asdict(model_config),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "date": time.strftime("%Y-%m-%d"),
         "results": summary, "per_seed": runs, "targets": targets,
     }
 
