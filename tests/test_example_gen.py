@@ -1,22 +1,33 @@
 import os
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
+from tfx_bsl.coders import example_coder
 
 from components import features
-from components.example_gen.executor import to_example
+from components.example_gen import executor
 from components.movielens import sources, synthetic
-from components.movielens.records import Movie
+from components.movielens.records import Movie, MovieLensData
 from components.movielens.synthetic import SyntheticConfig
 from pipeline.config import ConfigError, DataConfig
 
 
-def test_a_rating_becomes_an_example_with_its_movie():
-    movies = {"42": Movie("42", "Café (1995)", ("Comedy", "Drama"))}
-    example = tf.train.Example.FromString(
-        to_example(("7", "42", 4.0, 881250949, "heavy (150+)"), movies))
-    feature = example.features.feature
+def _examples(batch):
+    return [tf.train.Example.FromString(e) for e in example_coder.RecordBatchToExamples(batch)]
+
+
+def test_a_rating_becomes_an_example_with_its_movie_and_activity():
+    data = MovieLensData(
+        user_ids=np.array(["7", "8"]), movie_ids=np.array(["42", "43"]),
+        ratings=np.array([4.0, 2.5], np.float32), timestamps=np.array([881250949, 5]),
+        movies={"42": Movie("42", "Café (1995)", ("Comedy", "Drama")),
+                "43": Movie("43", "Untitled", ())},
+        description="test")
+    first, second = _examples(executor.to_record_batch(data, ["heavy (150+)", "light (<50)"]))
+    feature = first.features.feature
     assert feature[features.USER_ID].bytes_list.value == [b"7"]
     assert feature[features.MOVIE_ID].bytes_list.value == [b"42"]
     assert feature[features.RATING].float_list.value == [4.0]
@@ -25,6 +36,42 @@ def test_a_rating_becomes_an_example_with_its_movie():
     assert feature[features.GENRES].bytes_list.value == [b"Comedy|Drama"]
     assert feature[features.USER_ACTIVITY].bytes_list.value == [b"heavy (150+)"]
     assert set(feature) == {f.name for f in features.raw_schema().feature}
+    assert second.features.feature[features.GENRES].bytes_list.value == [b""]
+    assert second.features.feature[features.RATING].float_list.value == [2.5]
+
+
+def _read(pattern):
+    return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(
+        sorted(tf.io.gfile.glob(pattern)), compression_type="GZIP")]
+
+
+def test_large_splits_are_written_in_shards_that_keep_every_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(executor, "RATINGS_PER_SHARD", 4)
+    config = DataConfig(synthetic=SyntheticConfig(5, 9, 10), eval_fraction=0.2).to_json()
+    train = executor.split_batches(config)[executor.TRAIN]
+    work = executor.shards(config, executor.TRAIN, str(tmp_path), train.num_rows)
+    assert [os.path.basename(path) for _, _, path, _, _ in work] == [
+        f"data_tfrecord-0000{i}-of-00002.gz" for i in range(2)]
+    assert sum(executor.write_shard(shard) for shard in work) == train.num_rows == 8
+    assert _read(os.path.join(tmp_path, "*.gz")) == _examples(train)
+
+
+def test_executor_writes_both_splits_and_marks_the_artifact(tmp_path):
+    config = DataConfig(synthetic=SyntheticConfig(20, 30, 400), eval_fraction=0.25)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path)
+    executor.Executor().Do({}, {"examples": [examples]},
+                           {executor.DATA_CONFIG_KEY: config.to_json()})
+    assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
+    assert examples.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
+    train = _read(os.path.join(tmp_path, "Split-train", "*.gz"))
+    evaluation = _read(os.path.join(tmp_path, "Split-eval", "*.gz"))
+    assert (len(train), len(evaluation)) == (300, 100)
+    data, is_eval = sources.load_split(config)
+    expected = sorted(zip(data.user_ids[is_eval].tolist(), data.movie_ids[is_eval].tolist()))
+    assert sorted((e.features.feature[features.USER_ID].bytes_list.value[0].decode(),
+                   e.features.feature[features.MOVIE_ID].bytes_list.value[0].decode())
+                  for e in evaluation) == expected
 
 
 def test_data_config_round_trips_through_json(tmp_path):

@@ -2,13 +2,13 @@
 
 It follows the shape of TFX's QueryBasedExampleGen (no input channel; the source is an
 execution property) with its own spec, so the data configuration is one typed JSON value and
-a local source's fingerprint is part of the cache key.
+a local source's fingerprint is part of the cache key. Its output is what every ExampleGen
+writes: `train` and `eval` splits of gzipped TFRecords of tf.Examples.
 """
 
 from __future__ import annotations
 
 from tfx.dsl.components.base import base_beam_component, executor_spec
-from tfx.proto import example_gen_pb2
 from tfx.types import Channel, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
@@ -19,11 +19,6 @@ from pipeline.config import DataConfig
 
 class MovieLensExampleGenSpec(ComponentSpec):
     PARAMETERS = {
-        standard_component_specs.INPUT_CONFIG_KEY: ExecutionParameter(type=example_gen_pb2.Input),
-        standard_component_specs.OUTPUT_CONFIG_KEY: ExecutionParameter(
-            type=example_gen_pb2.Output),
-        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: ExecutionParameter(type=int),
-        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: ExecutionParameter(type=int),
         executor.DATA_CONFIG_KEY: ExecutionParameter(type=str),
         executor.SOURCE_FINGERPRINT_KEY: ExecutionParameter(type=str),
     }
@@ -34,21 +29,14 @@ class MovieLensExampleGenSpec(ComponentSpec):
 
 
 class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
-    """Emits tf.Examples (user_id, movie_id, rating, timestamp, movie_title, genres)."""
+    """Emits tf.Examples (user_id, movie_id, rating, timestamp, movie_title, genres,
+    user_activity)."""
 
     SPEC_CLASS = MovieLensExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, data: DataConfig) -> None:
-        splits = [
-            example_gen_pb2.Input.Split(name=name, pattern=name)
-            for name in (executor.TRAIN, executor.EVAL)
-        ]
         spec = MovieLensExampleGenSpec(
-            input_config=example_gen_pb2.Input(splits=splits),
-            output_config=example_gen_pb2.Output(),
-            output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
-            output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             data_config=data.to_json(),
             source_fingerprint=sources.fingerprint(data),
             examples=Channel(type=standard_artifacts.Examples),
