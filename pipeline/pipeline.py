@@ -12,6 +12,8 @@ from components.example_gen.component import MovieLensExampleGen
 from components.pusher import VersionedPusher
 from components.resolver import latest_blessed_baseline
 from components.schema_gen import MovieLensSchemaGen, schema_text
+from pipeline import code_version
+from pipeline.code_version import CODE_VERSION_KEY
 from pipeline.config import PipelineConfig
 from trainer.task import MODEL_CONFIG_KEY
 
@@ -38,6 +40,7 @@ def create_pipeline(
         preprocessing_fn=PREPROCESSING_FN,
         # Pre/post-transform statistics cost a pass over the data each and nothing reads them.
         disable_statistics=True,
+        custom_config={CODE_VERSION_KEY: code_version.digest(code_version.DATA_CODE)},
     )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
@@ -46,7 +49,8 @@ def create_pipeline(
         # Epochs and early stopping come from the model config; Keras decides the steps.
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={MODEL_CONFIG_KEY: config.model.to_json()},
+        custom_config={MODEL_CONFIG_KEY: config.model.to_json(),
+                       CODE_VERSION_KEY: code_version.digest(code_version.MODEL_CODE)},
     )
     # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.
     latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"],

@@ -15,7 +15,7 @@ from components import features
 from components.movielens import synthetic
 from components.movielens.records import DataFormatError
 from components.movielens.synthetic import SyntheticConfig
-from pipeline import local_runner
+from pipeline import code_version, local_runner
 from pipeline.config import DataConfig, GateConfig, ModelConfig, PipelineConfig, ServingConfig
 
 pytestmark = pytest.mark.slow
@@ -173,3 +173,15 @@ def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path
             if a.state == metadata_store_pb2.Artifact.LIVE]
     assert [a.uri for a in live] == [_by_name(runs)["MovieLensExampleGen"].outputs["examples"]]
     assert len(_read_split(_by_name(runs)["MovieLensExampleGen"].outputs["examples"], "train")) == 2400
+
+
+def test_a_model_code_edit_reruns_the_trainer_but_not_the_data_components(first_run,
+                                                                          monkeypatch):
+    config, runs = first_run
+    real_digest = code_version.digest
+    monkeypatch.setattr(code_version, "digest", lambda packages: (
+        "edited-model-code" if "trainer" in packages else real_digest(packages)))
+    again = _by_name(local_runner.run(config))
+    assert again["MovieLensExampleGen"].cached and again["Transform"].cached
+    assert not again["Trainer"].cached and not again["Evaluator"].cached
+    assert again["Trainer"].outputs["model"] != _by_name(runs)["Trainer"].outputs["model"]

@@ -2,7 +2,7 @@
 
 It follows the shape of TFX's QueryBasedExampleGen (no input channel; the source is an
 execution property) with its own spec, so the data configuration is one typed JSON value and
-a local source's fingerprint is part of the cache key. Its output is what every ExampleGen
+a local source's fingerprint and a digest of its code are part of the cache key. Its output is what every ExampleGen
 writes: `train` and `eval` splits of gzipped TFRecords of tf.Examples.
 """
 
@@ -14,6 +14,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from components.example_gen import executor
 from components.movielens import sources
+from pipeline import code_version
 from pipeline.config import DataConfig
 
 
@@ -21,6 +22,7 @@ class MovieLensExampleGenSpec(ComponentSpec):
     PARAMETERS = {
         executor.DATA_CONFIG_KEY: ExecutionParameter(type=str),
         executor.SOURCE_FINGERPRINT_KEY: ExecutionParameter(type=str),
+        code_version.CODE_VERSION_KEY: ExecutionParameter(type=str),
     }
     INPUTS = {}
     OUTPUTS = {
@@ -39,6 +41,7 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
         spec = MovieLensExampleGenSpec(
             data_config=data.to_json(),
             source_fingerprint=sources.fingerprint(data),
+            code_version=code_version.digest(code_version.DATA_CODE),
             examples=Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)
