@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from components.movielens import storage
 from components.movielens.splits import SPLITTERS
 from components.movielens.synthetic import SyntheticConfig
 from components.movielens.tfds_source import DEFAULT_DATASET
@@ -27,7 +28,7 @@ class ConfigError(ValueError):
 class DataConfig:
     """Where the ratings come from and how they are split into train and eval."""
 
-    source: str = SYNTHETIC  # "synthetic", "tfds", or a MovieLens directory or zip
+    source: str = SYNTHETIC  # "synthetic", "tfds", or a MovieLens directory or zip (or URL)
     split: str = "random"  # "random" or "temporal"
     eval_fraction: float = 0.2
     split_seed: int = 42
@@ -40,10 +41,10 @@ class DataConfig:
             raise ConfigError(f"--split must be one of {sorted(SPLITTERS)}, got {self.split!r}")
         if not 0.0 < self.eval_fraction < 1.0:
             raise ConfigError(f"eval_fraction must be between 0 and 1, got {self.eval_fraction}")
-        if self.source not in (SYNTHETIC, TFDS) and not os.path.exists(self.source):
+        if self.is_local_path and not storage.exists(self.source):
             raise ConfigError(
                 f"--data {self.source!r}: no such file or directory. Give 'synthetic', 'tfds', "
-                "or the path of a MovieLens directory or zip."
+                "or the path (or gs:// URL) of a MovieLens directory or zip."
             )
 
     @property

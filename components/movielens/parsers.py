@@ -1,4 +1,5 @@
-"""Readers for the MovieLens releases on local disk: a directory or the zip GroupLens ships.
+"""Readers for the MovieLens releases: a directory or the zip GroupLens ships, on local disk
+or in an object store (gs://...).
 
 The release is detected from the file names it holds:
 - ml-100k: `u.data` (tab separated) and `u.item` (pipe separated, latin-1, 19 genre flags);
@@ -20,6 +21,7 @@ from typing import IO, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
+from components.movielens import storage
 from components.movielens.records import DataFormatError, Movie, MovieLensData
 
 # The genre columns of ml-100k's u.item, in file order (u.genre).
@@ -69,17 +71,21 @@ class _Source:
     def __init__(self, path: str) -> None:
         self.path = path
         self._zip = None
-        if os.path.isdir(path):
+        self._stream = None  # the zip archive's file
+        if storage.isdir(path):
             self._members = _files_in_directory(path)
-        elif zipfile.is_zipfile(path):
-            self._zip = zipfile.ZipFile(path)
+        elif storage.exists(path):
+            self._stream = storage.open_binary(path)
+            if not storage.is_zip(self._stream):
+                self.close()
+                raise DataFormatError(path, "is neither a directory nor a zip archive of "
+                                            "MovieLens")
+            self._zip = zipfile.ZipFile(self._stream)
             self._members = {
                 os.path.basename(name): name
                 for name in self._zip.namelist()
                 if not name.endswith("/") and not os.path.basename(name).startswith(".")
             }
-        elif os.path.exists(path):
-            raise DataFormatError(path, "is neither a directory nor a zip archive of MovieLens")
         else:
             raise DataFormatError(path, "does not exist")
 
@@ -97,12 +103,14 @@ class _Source:
             with self._zip.open(self._members[name]) as stream:
                 yield stream
         else:
-            with open(self._members[name], "rb") as stream:
+            with storage.open_binary(self._members[name]) as stream:
                 yield stream
 
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+        if self._stream is not None:
+            self._stream.close()
 
     def lines(self, name: str, encoding: str) -> Iterator[Tuple[int, str]]:
         """Yields (1-based line number, text without the line break); empty files are errors."""
@@ -131,15 +139,14 @@ class _Source:
 def _files_in_directory(path: str) -> Dict[str, str]:
     """Maps base names to paths, in `path` itself or one level down (an extracted zip's folder)."""
     found: Dict[str, str] = {}
-    for entry in sorted(os.listdir(path)):
-        full = os.path.join(path, entry)
-        if os.path.isdir(full):
-            for inner in sorted(os.listdir(full)):
-                found.setdefault(inner, os.path.join(full, inner))
-    for entry in sorted(os.listdir(path)):
-        full = os.path.join(path, entry)
-        if os.path.isfile(full):
-            found[entry] = full
+    entries = [os.path.join(path, entry) for entry in storage.listdir(path)]
+    folders = [entry for entry in entries if storage.isdir(entry)]
+    for folder in folders:
+        for inner in storage.listdir(folder):
+            found.setdefault(inner, os.path.join(folder, inner))
+    for entry in entries:
+        if entry not in folders:
+            found[os.path.basename(entry)] = entry
     return found
 
 

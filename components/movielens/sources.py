@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Tuple
 
 import numpy as np
 
-from components.movielens import parsers, splits, synthetic, tfds_source
+from components.movielens import parsers, splits, storage, synthetic, tfds_source
 from components.movielens.records import MovieLensData
 from pipeline.config import SYNTHETIC, TFDS, DataConfig
 
@@ -29,16 +28,11 @@ def load_split(config: DataConfig) -> Tuple[MovieLensData, np.ndarray]:
 def fingerprint(config: DataConfig) -> str:
     """Changes when a local source's files change, so a cached ExampleGen run is not reused.
 
-    Size and modification time of every file; the generated and TFDS sources are fixed by the
-    configuration alone.
+    Size and modification time of every file (gs:// and other stores through tf.io.gfile);
+    the generated and TFDS sources are fixed by the configuration alone.
     """
     if not config.is_local_path:
         return config.source
-    paths = [config.source]
-    if os.path.isdir(config.source):
-        paths = sorted(
-            os.path.join(folder, name)
-            for folder, _, names in os.walk(config.source)
-            for name in names
-        )
-    return ";".join(f"{p}:{os.stat(p).st_size}:{os.stat(p).st_mtime_ns}" for p in paths)
+    paths = storage.files_under(config.source) if storage.isdir(config.source) else [
+        config.source]
+    return ";".join("{}:{}:{}".format(path, *storage.size_and_mtime(path)) for path in paths)
