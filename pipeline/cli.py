@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging as std_logging
 import os
 import sys
@@ -139,7 +140,8 @@ def _configure_logging(verbose: bool) -> None:
     logging.set_verbosity(logging.INFO)
     progress = ("is running.", "is finished.", "MovieLensExampleGen:")
     harmless = ("Tables initialized inside a tf.function", "property_predicate is not supported",
-                "python-snappy", "does not have payload_format")
+                "python-snappy", "does not have payload_format",
+                "is deprecated and will be removed in a future version")
 
     class _Progress(std_logging.Filter):
         def filter(self, record: std_logging.LogRecord) -> bool:
@@ -148,7 +150,7 @@ def _configure_logging(verbose: bool) -> None:
                 return False
             return record.levelno >= std_logging.WARNING or any(p in message for p in progress)
 
-    for name in ("absl", "apache_beam.io.tfrecordio"):
+    for name in ("absl", "tensorflow", "apache_beam.io.tfrecordio"):
         std_logging.getLogger(name).addFilter(_Progress())
 
 
@@ -265,6 +267,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ConfigError, DataFormatError, SourceUnavailableError) as error:
         print(f"movielens-tfx {args.command}: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        # Free TF functions while TF's modules still exist: left to interpreter shutdown, each
+        # one prints "Exception ignored in AtomicFunction.__del__ ... NoneType".
+        gc.collect()
 
 
 if __name__ == "__main__":

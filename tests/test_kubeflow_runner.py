@@ -1,6 +1,7 @@
 """The Kubeflow Pipelines v2 compile: parsed back with the kfp-pipeline-spec protos."""
 
 import json
+import os
 
 import pytest
 import yaml
@@ -58,3 +59,14 @@ def test_other_extensions_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="use a .json"):
         kubeflow_runner.compile_pipeline(CONFIG, str(tmp_path / "pipeline.txt"))
     assert not list(tmp_path.iterdir())
+
+
+def test_the_image_gets_every_package_of_this_project():
+    """A package left out of the Dockerfile would fail only on the cluster, at import."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    packages = {name for name in os.listdir(root) if name != "tests"
+                and os.path.isfile(os.path.join(root, name, "__init__.py"))}
+    with open(os.path.join(root, "Dockerfile")) as dockerfile:
+        copied = {line.split()[1].rstrip("/") for line in dockerfile
+                  if line.startswith("COPY ")}
+    assert packages and packages <= copied, packages - copied
