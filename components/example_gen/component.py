@@ -1,9 +1,9 @@
 """MovieLensExampleGen: a Beam-based ExampleGen whose input is a MovieLens source, not files.
 
 It follows the shape of TFX's QueryBasedExampleGen (no input channel; the source is an
-execution property) with its own spec, so the data configuration is one typed JSON value and
-a local source's fingerprint and a digest of its code are part of the cache key. Its output is what every ExampleGen
-writes: `train` and `eval` splits of gzipped TFRecords of tf.Examples.
+execution property) with its own spec, so the data configuration is one typed JSON value, and
+a local source's fingerprint and a digest of the code are part of the cache key. Its output is
+what every ExampleGen writes: `train` and `eval` splits of gzipped TFRecords of tf.Examples.
 """
 
 from __future__ import annotations
