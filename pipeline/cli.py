@@ -13,8 +13,12 @@ from typing import Optional, Sequence
 
 # TensorFlow's C++ start-up chatter (CUDA not found, cuFFT/cuDNN factories; logged as errors)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# Google's client libraries warn that Python 3.10 is old; the TFX 1.16 stack requires it.
+# Google's client libraries warn that Python 3.10 (and grpcio) is old; the TFX 1.16 stack
+# requires both. The environment variable carries this to `--beam-workers` processes.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
+os.environ.setdefault("PYTHONWARNINGS", ",".join(
+    f"ignore::FutureWarning:{module}"
+    for module in ("google.api_core._python_version_support", "google.auth.transport.grpc")))
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +145,9 @@ def _configure_logging(verbose: bool) -> None:
     progress = ("is running.", "is finished.", "MovieLensExampleGen:")
     harmless = ("Tables initialized inside a tf.function", "property_predicate is not supported",
                 "python-snappy", "does not have payload_format",
-                "is deprecated and will be removed in a future version")
+                "is deprecated and will be removed in a future version",
+                # what each `--beam-workers` process says as it starts
+                "No semi_persistent_directory found", "Discarding unparseable args")
 
     class _Progress(std_logging.Filter):
         def filter(self, record: std_logging.LogRecord) -> bool:
@@ -150,7 +156,9 @@ def _configure_logging(verbose: bool) -> None:
                 return False
             return record.levelno >= std_logging.WARNING or any(p in message for p in progress)
 
-    for name in ("absl", "tensorflow", "apache_beam.io.tfrecordio"):
+    # local_job_service forwards the logs of `--beam-workers` processes.
+    for name in ("absl", "tensorflow", "apache_beam.io.tfrecordio",
+                 "apache_beam.runners.portability.local_job_service"):
         std_logging.getLogger(name).addFilter(_Progress())
 
 

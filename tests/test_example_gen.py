@@ -12,7 +12,7 @@ from components.example_gen import executor
 from components.movielens import sources, synthetic
 from components.movielens.records import Movie, MovieLensData
 from components.movielens.synthetic import SyntheticConfig
-from pipeline.config import ConfigError, DataConfig
+from pipeline.config import ConfigError, DataConfig, PipelineConfig
 
 
 def _examples(batch):
@@ -56,12 +56,19 @@ def test_large_splits_are_written_in_shards_that_keep_every_row(tmp_path, monkey
     assert _read(os.path.join(tmp_path, "*.gz")) == _examples(train)
 
 
-def test_executor_writes_both_splits_and_marks_the_artifact(tmp_path):
+@pytest.mark.parametrize("beam_workers", [
+    pytest.param(0, id="in-process"),
+    pytest.param(2, id="two-worker-processes", marks=pytest.mark.slow),  # ~10 s of start-up
+])
+def test_executor_writes_both_splits_and_marks_the_artifact(tmp_path, beam_workers):
+    """With worker processes (--beam-workers) each worker reads the source for its shards."""
     config = DataConfig(synthetic=SyntheticConfig(20, 30, 400), eval_fraction=0.25)
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path)
-    executor.Executor().Do({}, {"examples": [examples]},
-                           {executor.DATA_CONFIG_KEY: config.to_json()})
+    beam_args = PipelineConfig(pipeline_root=str(tmp_path),
+                               beam_workers=beam_workers).beam_pipeline_args
+    executor.Executor(executor.Executor.Context(beam_pipeline_args=beam_args)).Do(
+        {}, {"examples": [examples]}, {executor.DATA_CONFIG_KEY: config.to_json()})
     assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
     assert examples.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
     train = _read(os.path.join(tmp_path, "Split-train", "*.gz"))
