@@ -115,9 +115,11 @@ class GateConfig:
     movie is in the user's top k as `retrieve` serves it (training movies excluded).
     """
 
-    max_rmse: float = 0.95
+    # Just under what the default model reaches on ml-100k (RMSE 0.904-0.909, top-10
+    # 0.161-0.164 over two split seeds); a most-popular ranking reaches top-10 0.093.
+    max_rmse: float = 0.93
     max_rmse_increase: float = 0.02
-    min_top_k_accuracy: float = 0.05
+    min_top_k_accuracy: float = 0.14
     max_top_k_accuracy_decrease: float = 0.01
 
     def __post_init__(self) -> None:
