@@ -17,19 +17,20 @@ import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 
+from components import storage
+
 SERVING_SUBDIR = "Format-Serving"  # where the Trainer writes the serving SavedModel
 GRAPH_FILE = "saved_model.pb"
 
 
 def next_version(model_dir: str) -> int:
-    names = [name.rstrip("/") for name in tf.io.gfile.listdir(model_dir)]
+    names = storage.listdir(model_dir)
     return max((int(name) for name in names if name.isdigit()), default=0) + 1
 
 
 def _push_to_object_store(source: str, model_dir: str) -> str:
     target = os.path.join(model_dir, str(next_version(model_dir)))
-    files = [os.path.relpath(os.path.join(folder, name), source)
-             for folder, _, names in tf.io.gfile.walk(source) for name in names]
+    files = [os.path.relpath(path, source) for path in storage.files_under(source)]
     for relative in sorted(files, key=lambda f: f == GRAPH_FILE):  # the graph file last
         destination = os.path.join(target, relative)
         tf.io.gfile.makedirs(os.path.dirname(destination))
@@ -40,7 +41,7 @@ def _push_to_object_store(source: str, model_dir: str) -> str:
 def push(source: str, serving_dir: str, model_name: str) -> str:
     """Copies the SavedModel at `source` to the next version; returns the version's path."""
     model_dir = os.path.join(serving_dir, model_name)
-    if "://" in serving_dir:
+    if storage.is_url(serving_dir):
         tf.io.gfile.makedirs(model_dir)
         return _push_to_object_store(source, model_dir)
     os.makedirs(model_dir, exist_ok=True)

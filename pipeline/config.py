@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from components.movielens import storage
+from components import storage
 from components.movielens.splits import SPLITTERS
 from components.movielens.synthetic import SyntheticConfig
 from components.movielens.tfds_source import DEFAULT_DATASET

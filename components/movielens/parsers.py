@@ -21,7 +21,7 @@ from typing import IO, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
-from components.movielens import storage
+from components import storage
 from components.movielens.records import DataFormatError, Movie, MovieLensData
 
 # The genre columns of ml-100k's u.item, in file order (u.genre).

@@ -6,7 +6,8 @@ from typing import Tuple
 
 import numpy as np
 
-from components.movielens import parsers, splits, storage, synthetic, tfds_source
+from components import storage
+from components.movielens import parsers, splits, synthetic, tfds_source
 from components.movielens.records import MovieLensData
 from pipeline.config import SYNTHETIC, TFDS, DataConfig
 

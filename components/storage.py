@@ -1,8 +1,8 @@
-"""File access for MovieLens sources, local or in an object store.
+"""File access, local or in an object store, for the MovieLens sources and the Pusher.
 
 Paths with a scheme (gs://, s3://, hdfs://) go through tf.io.gfile, so a Kubeflow run reads
-its data from a bucket; local files are opened with the standard library, whose line reads
-are 25 times faster than gfile's.
+its data from, and pushes its models to, a bucket; local files are opened with the standard
+library, whose line reads are 25 times faster than gfile's.
 """
 
 from __future__ import annotations
