@@ -163,6 +163,7 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from components import storage
     from pipeline import local_runner
     from pipeline.config import PipelineConfig, ServingConfig
 
@@ -171,7 +172,8 @@ def _run(args: argparse.Namespace) -> int:
         data=_data_config(args),
         model=_model_config(args),
         gate=_gate_config(args),
-        serving=ServingConfig(os.path.abspath(args.serving_dir), args.model_name),
+        serving=ServingConfig(args.serving_dir if storage.is_url(args.serving_dir)
+                              else os.path.abspath(args.serving_dir), args.model_name),
         enable_cache=not args.no_cache,
         beam_workers=args.beam_workers,
         extra_beam_args=tuple(args.beam_args),
@@ -196,6 +198,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _print_gate(config, components) -> None:
     from components.evaluator import gate_summary
+    from components.pusher import next_version
 
     evaluator = next((c for c in components if c.component == "Evaluator"), None)
     if evaluator is None:
@@ -207,8 +210,7 @@ def _print_gate(config, components) -> None:
           f"{'blessed' if gate['passed'] else 'NOT blessed, nothing pushed'}.")
     if gate["passed"]:
         model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
-        latest = max(int(v) for v in os.listdir(model_dir) if v.isdigit())
-        print(f"Serving: {model_dir} (latest version {latest})")
+        print(f"Serving: {model_dir} (latest version {next_version(model_dir) - 1})")
 
 
 def _generate(args: argparse.Namespace) -> int:

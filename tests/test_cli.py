@@ -1,4 +1,8 @@
+import uuid
+
 import numpy as np
+import pytest
+import tensorflow as tf
 
 from components.movielens import parsers, synthetic
 from components.movielens.synthetic import SyntheticConfig
@@ -34,3 +38,18 @@ def test_model_overrides_are_typed_and_checked(capsys, tmp_path):
     assert code == 2 and "--model epochs: cannot read 'many' as int" in capsys.readouterr().err
     code = cli.main(["experiments", "--model", "colour=blue", "--report-dir", str(tmp_path)])
     assert code == 2 and "FIELD one of" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_reports_the_gate_and_the_pushed_version_in_a_bucket(capsys, tmp_path):
+    """The serving directory may be an object store (TF's ram:// stands in for gs://)."""
+    serving = f"ram://serving-{uuid.uuid4().hex}"
+    code = cli.main(["run", "--pipeline-root", str(tmp_path), "--serving-dir", serving,
+                     "--synthetic-users", "60", "--synthetic-movies", "200",
+                     "--synthetic-ratings", "3000", "--model", "epochs=2",
+                     "--gate", "max_rmse=2", "--gate", "min_top_k_accuracy=0"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "blessed." in out and "NOT blessed" not in out
+    assert f"Serving: {serving}/movielens (latest version 1)" in out
+    assert tf.io.gfile.exists(f"{serving}/movielens/1/saved_model.pb")
