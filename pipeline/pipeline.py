@@ -32,7 +32,8 @@ def create_pipeline(
     than itself, so that an unchanged re-run is wholly cached (components/resolver.py). The
     Kubeflow v2 compiler accepts only TFX's own strategy, so its runner passes False.
     """
-    example_gen = MovieLensExampleGen(data=config.data)
+    data_code = code_version.digest(code_version.DATA_CODE)
+    example_gen = MovieLensExampleGen(data=config.data, code_version=data_code)
     schema_gen = MovieLensSchemaGen(schema_text=schema_text())
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -40,7 +41,7 @@ def create_pipeline(
         preprocessing_fn=PREPROCESSING_FN,
         # Pre/post-transform statistics cost a pass over the data each and nothing reads them.
         disable_statistics=True,
-        custom_config={CODE_VERSION_KEY: code_version.digest(code_version.DATA_CODE)},
+        custom_config={CODE_VERSION_KEY: data_code},
     )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,

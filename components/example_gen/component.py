@@ -14,7 +14,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from components.example_gen import executor
 from components.movielens import sources
-from pipeline import code_version
+from pipeline.code_version import CODE_VERSION_KEY
 from pipeline.config import DataConfig
 
 
@@ -22,7 +22,7 @@ class MovieLensExampleGenSpec(ComponentSpec):
     PARAMETERS = {
         executor.DATA_CONFIG_KEY: ExecutionParameter(type=str),
         executor.SOURCE_FINGERPRINT_KEY: ExecutionParameter(type=str),
-        code_version.CODE_VERSION_KEY: ExecutionParameter(type=str),
+        CODE_VERSION_KEY: ExecutionParameter(type=str),
     }
     INPUTS = {}
     OUTPUTS = {
@@ -37,11 +37,12 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
     SPEC_CLASS = MovieLensExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, data: DataConfig) -> None:
+    def __init__(self, data: DataConfig, code_version: str) -> None:
+        """`code_version`: the digest of the code it runs (pipeline/code_version.py)."""
         spec = MovieLensExampleGenSpec(
             data_config=data.to_json(),
             source_fingerprint=sources.fingerprint(data),
-            code_version=code_version.digest(code_version.DATA_CODE),
+            code_version=code_version,
             examples=Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)
