@@ -6,9 +6,16 @@ a tf_keras layer and cannot sit inside a Keras 3 functional model, and Keras 3's
 does not write a TF SavedModel; this route does.)
 
 Defined answers for ids the model never saw in training:
-- `retrieve`/`recommend` for an unknown user: the most popular training movies;
+- `retrieve`/`recommend` for an unknown user: the most popular training movies, with
+  `personalized` false (their `scores` are then log(1 + training count), not model scores);
 - `rate` with an unknown user: the movie's mean training rating; with an unknown movie: the
   global mean training rating.
+
+TF Serving runs the SavedModel through the session loader (`serving/session_model.py`), which
+restores only the variables that the object graph holds as variables. Keras 3 layers hold
+their `tf.Variable`s inside Keras wrappers, so the exported module also tracks every variable
+the signatures capture, directly (as `keras.export.ExportArchive` does); without that, the
+session loader leaves them uninitialized and every request fails.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from typing import Dict
 
 import numpy as np
@@ -27,6 +35,7 @@ from trainer.model import MultiTaskRecommender
 RETRIEVE = "retrieve"
 RATE = "rate"
 RECOMMEND = "recommend"
+LOOKUP_MOVIE = "lookup_movie"
 SERVING_DEFAULT = "serving_default"
 METADATA_FILE = "recommender.json"  # in assets.extra: k, vocabulary sizes, defined answers
 
@@ -44,6 +53,26 @@ class Catalogue:
 
 def _stars(normalised: tf.Tensor) -> tf.Tensor:
     return 1.0 + 4.0 * tf.clip_by_value(normalised, 0.0, 1.0)
+
+
+def _title_key(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def movie_lookup_keys(catalogue: Catalogue) -> Dict[str, int]:
+    """What `lookup_movie` accepts for each movie: its id, its title, its title without the
+    year; case and spacing ignored. A key shared by several movies (a few MovieLens titles
+    are) names the one rated most in training."""
+    by_popularity = np.argsort(-np.asarray(catalogue.movie_counts), kind="stable")
+    titles = [str(catalogue.titles[index]) for index in by_popularity]
+    keys: Dict[str, int] = {}
+    # Ids first: a title that reads like an id never hides that id.
+    for names in ([str(catalogue.movie_ids[index]) for index in by_popularity], titles,
+                  [re.sub(r"\s*\(\d{4}\)\s*$", "", title) for title in titles]):
+        for index, name in zip(by_popularity, names):
+            if name.strip():
+                keys.setdefault(_title_key(name), int(index))
+    return keys
 
 
 class RecommenderModule(tf.Module):
@@ -67,6 +96,11 @@ class RecommenderModule(tf.Module):
         self.popularity = tf.constant(np.log1p(catalogue.movie_counts), tf.float32)
         self.movie_mean = tf.constant(
             np.append(catalogue.movie_mean_rating, catalogue.global_mean_rating), tf.float32)
+        keys = movie_lookup_keys(catalogue)
+        self.movie_lookup = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(list(keys), tf.string), tf.constant(list(keys.values()), tf.int64)),
+            default_value=-1)
 
     def _indices(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         transformed = self.transform_layer({k: tf.reshape(v, [-1, 1]) for k, v in raw.items()})
@@ -93,6 +127,9 @@ class RecommenderModule(tf.Module):
             scores = self._exclude_seen(scores, user_index)
         return tf.math.top_k(scores, k=self.top_k)
 
+    def _personalized(self, user_index: tf.Tensor) -> tf.Tensor:
+        return user_index < self.num_users
+
     def _rate(self, user_index: tf.Tensor, movie_index: tf.Tensor) -> tf.Tensor:
         """Normalised rating; training means stand in where an id is unknown."""
         predicted = self.model.rate(tf.gather(self.user_vectors, user_index),
@@ -107,11 +144,19 @@ class RecommenderModule(tf.Module):
         top = self._retrieve(user_index)
         return {"movie_ids": tf.gather(self.movie_ids, top.indices),
                 "titles": tf.gather(self.titles, top.indices),
-                "scores": top.values}
+                "scores": top.values,
+                "personalized": self._personalized(user_index)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID),
                                   tf.TensorSpec([None], tf.string, name=features.MOVIE_ID)])
     def rate(self, user_id, movie_id):
+        # Without this, pairs of unequal length fail deep inside the graph (ConcatOp); the
+        # check runs before anything reads the ids.
+        same_length = tf.debugging.assert_equal(
+            tf.size(user_id), tf.size(movie_id),
+            message="rate: user_id and movie_id must have the same length")
+        with tf.control_dependencies([same_length]):
+            user_id, movie_id = tf.identity(user_id), tf.identity(movie_id)
         index = self._indices({features.USER_ID: user_id, features.MOVIE_ID: movie_id})
         return {"rating": _stars(self._rate(index[features.USER_INDEX],
                                             index[features.MOVIE_INDEX]))}
@@ -129,7 +174,22 @@ class RecommenderModule(tf.Module):
         return {"movie_ids": tf.gather(self.movie_ids, movies),
                 "titles": tf.gather(self.titles, movies),
                 "ratings": _stars(tf.gather(ratings, order, batch_dims=1)),
-                "scores": tf.gather(top.values, order, batch_dims=1)}
+                "scores": tf.gather(top.values, order, batch_dims=1),
+                "personalized": self._personalized(user_index)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="movie")])
+    def lookup_movie(self, movie):
+        """A movie id or title (case and spacing ignored, year optional) -> its id and title;
+        empty strings where nothing matches."""
+        key = tf.strings.lower(
+            tf.strings.reduce_join(tf.strings.split(movie), axis=-1, separator=" "),
+            encoding="utf-8")
+        index = self.movie_lookup.lookup(key)
+        found = index >= 0
+        safe = tf.maximum(index, 0)
+        empty = tf.fill(tf.shape(movie), "")
+        return {"movie_id": tf.where(found, tf.gather(self.movie_ids, safe), empty),
+                "title": tf.where(found, tf.gather(self.titles, safe), empty)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serving_default(self, examples):
@@ -156,8 +216,10 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
 
     signatures = {
         RETRIEVE: module.retrieve, RATE: module.rate, RECOMMEND: module.recommend,
-        SERVING_DEFAULT: module.serving_default,
+        LOOKUP_MOVIE: module.lookup_movie, SERVING_DEFAULT: module.serving_default,
     }
+    # Tracked directly so that the session loader restores them (see the module docstring).
+    module.captured_variables = _captured_variables(signatures.values())
     tf.saved_model.save(module, directory, signatures=signatures)
     extra = os.path.join(directory, "assets.extra")
     tf.io.gfile.makedirs(extra)  # gfile: on Kubeflow the model directory is on gs://
@@ -168,6 +230,14 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
                    "unknown_id_rating": "movie mean, else global mean training rating"},
                   out, indent=2)
     warmup.write(extra, example_user_id, example_movie_id)
+
+
+def _captured_variables(functions) -> list:
+    variables = {}
+    for function in functions:
+        for variable in function.get_concrete_function().variables:
+            variables.setdefault(id(variable), variable)
+    return list(variables.values())
 
 
 def make_catalogue(train, movie_ids: np.ndarray, titles: Dict[int, str]) -> Catalogue:

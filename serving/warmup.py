@@ -27,6 +27,7 @@ def requests(user_id: str, movie_id: str):
         (export.RETRIEVE, {features.USER_ID: [user_id]}),
         (export.RATE, {features.USER_ID: [user_id], features.MOVIE_ID: [movie_id]}),
         (export.RECOMMEND, {features.USER_ID: [user_id]}),
+        (export.LOOKUP_MOVIE, {"movie": [movie_id]}),
         (export.SERVING_DEFAULT, {"examples": [_example(user_id, movie_id)]}),
     ]
 

@@ -1,4 +1,5 @@
-"""The serving SavedModel, built from a real Transform graph and a trained model, then loaded."""
+"""The serving SavedModel, built from a real Transform graph and a trained model, then run
+the way TF Serving runs it: the session loader (serving/session_model.py)."""
 
 import json
 import os
@@ -16,6 +17,7 @@ from components.movielens import splits, synthetic
 from components.transform import preprocessing_fn
 from pipeline.config import ModelConfig
 from serving import export, warmup
+from serving.session_model import SessionModel
 from trainer import data, train
 
 CONFIG = ModelConfig(embedding_dim=8, rating_layers=(16,), batch_size=128, epochs=2, top_k=5)
@@ -50,15 +52,57 @@ def exported(tmp_path_factory):
     path = os.path.join(temp, "serving")
     users = [u.decode() for u in tft_output.vocabulary_by_name(features.USER_VOCABULARY)]
     export.export(module, path, users[0], movie_ids[0])
-    return dict(path=path, model=result.model, ratings=ratings, catalogue=catalogue,
-                users=users, movie_ids=movie_ids, loaded=tf.saved_model.load(path),
-                transform_layer=tft_output.transform_features_layer())
+    with SessionModel(path) as session:
+        yield dict(path=path, model=result.model, ratings=ratings, catalogue=catalogue,
+                   users=users, movie_ids=movie_ids, loaded=tf.saved_model.load(path),
+                   session=session, transform_layer=tft_output.transform_features_layer())
 
 
 def _call(exported, signature, **inputs):
+    """One request through TF Serving's path: session.run of the SignatureDef's tensors."""
+    return exported["session"].run(signature, inputs)
+
+
+def _call_tf2(exported, signature, **inputs):
     function = exported["loaded"].signatures[signature]
-    return {k: v.numpy() for k, v in function(**{k: tf.constant(v) for k, v in
+    return {k: v.numpy() for k, v in function(**{k: tf.constant(v, tf.string) for k, v in
                                                   inputs.items()}).items()}
+
+
+def _requests(exported, ids):
+    """Inputs for every signature, for the given user and movie ids (equal lengths)."""
+    users, movies = ids
+    return {
+        "retrieve": dict(user_id=users),
+        "recommend": dict(user_id=users),
+        "rate": dict(user_id=users, movie_id=movies),
+        "lookup_movie": dict(movie=movies),
+        "serving_default": dict(examples=[warmup._example(u, m) for u, m in zip(users, movies)]),
+    }
+
+
+CASES = {
+    "known": lambda e: (e["users"][:3], e["movie_ids"][:3]),
+    "unknown": lambda e: (["stranger", e["users"][0], ""], [e["movie_ids"][1], "nope", "x"]),
+    "empty": lambda e: ([], []),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("signature", ["retrieve", "recommend", "rate", "lookup_movie",
+                                       "serving_default"])
+def test_session_loader_matches_the_tf2_loader(exported, signature, case):
+    inputs = _requests(exported, CASES[case](exported))[signature]
+    served = _call(exported, signature, **inputs)
+    expected = _call_tf2(exported, signature, **inputs)
+    assert served.keys() == expected.keys()
+    batch = len(next(iter(inputs.values())))
+    for name, value in expected.items():
+        assert served[name].shape == value.shape and value.shape[0] == batch
+        if value.dtype == object:
+            np.testing.assert_array_equal(served[name], value)
+        else:
+            np.testing.assert_allclose(served[name], value, rtol=1e-6)
 
 
 def _embeddings(exported):
@@ -69,8 +113,9 @@ def _embeddings(exported):
 
 
 def test_every_signature_is_exported_with_metadata(exported):
-    assert set(exported["loaded"].signatures) == {"retrieve", "rate", "recommend",
-                                                  "serving_default"}
+    signatures = {"retrieve", "rate", "recommend", "lookup_movie", "serving_default"}
+    assert set(exported["session"].signatures) == signatures
+    assert set(exported["loaded"].signatures) == signatures
     with open(os.path.join(exported["path"], "assets.extra", export.METADATA_FILE)) as meta:
         assert json.load(meta)["top_k"] == CONFIG.top_k
 
@@ -96,11 +141,41 @@ def test_retrieve_matches_an_exact_brute_force_without_seen_movies(exported):
         got["movie_ids"][0][0].decode())]
 
 
-def test_unknown_user_gets_the_most_popular_movies(exported):
-    got = _call(exported, "retrieve", user_id=["no-such-user"])
+def test_unknown_user_gets_the_most_popular_movies_and_says_so(exported):
+    got = _call(exported, "retrieve", user_id=["no-such-user", exported["users"][0]])
     counts = exported["catalogue"].movie_counts
     returned = [exported["movie_ids"].index(m.decode()) for m in got["movie_ids"][0]]
     assert sorted(counts[returned], reverse=True) == sorted(counts, reverse=True)[:5]
+    np.testing.assert_array_equal(got["personalized"], [False, True])
+    np.testing.assert_allclose(got["scores"][0], np.log1p(counts[returned]), rtol=1e-6)
+
+
+def test_rate_refuses_inputs_of_different_lengths_with_a_clear_message(exported):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="user_id and movie_id must have the same length"):
+        _call(exported, "rate", user_id=exported["users"][:2], movie_id=exported["movie_ids"][:3])
+
+
+def test_lookup_movie_finds_ids_and_titles_in_any_case(exported):
+    catalogue, movie_ids = exported["catalogue"], exported["movie_ids"]
+    title = str(catalogue.titles[3])
+    without_year = title.rsplit(" (", 1)[0]
+    got = _call(exported, "lookup_movie",
+                movie=[movie_ids[2], title.upper(), f"  {without_year.lower()} ", "no such film"])
+    np.testing.assert_array_equal(got["movie_id"], [m.encode() for m in (
+        movie_ids[2], movie_ids[3], movie_ids[3], "")])
+    assert got["title"][1].decode() == title and got["title"][3] == b""
+
+
+def test_lookup_keys_prefer_ids_then_the_most_rated_of_equal_titles():
+    catalogue = export.Catalogue(
+        movie_ids=np.array(["7", "8", "9"], dtype=object),
+        titles=np.array(["Twin (1990)", "Twin (1990)", "7"], dtype=object),
+        movie_counts=np.array([3, 10, 1]), movie_mean_rating=np.zeros(3, np.float32),
+        global_mean_rating=0.5)
+    keys = export.movie_lookup_keys(catalogue)
+    assert keys["twin (1990)"] == 1 and keys["twin"] == 1  # the more rated twin
+    assert keys["7"] == 0  # the id, not movie 9's title "7"
 
 
 def test_rate_agrees_with_the_keras_model_on_the_1_to_5_scale(exported):
@@ -151,8 +226,8 @@ def test_warmup_requests_replay_against_every_signature(exported):
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
             for r in tf.data.TFRecordDataset(path)]
     names = [log.predict_log.request.model_spec.signature_name for log in logs]
-    assert sorted(names) == ["rate", "recommend", "retrieve", "serving_default"]
-    for log in logs:
+    assert sorted(names) == sorted(exported["session"].signatures)
+    for log in logs:  # as TF Serving replays them at load: through the session
         request = log.predict_log.request
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
         outputs = _call(exported, request.model_spec.signature_name, **inputs)
