@@ -6,21 +6,26 @@ into a hidden temporary directory beside the versions and renamed into place in 
 TF Serving (which only loads directories named by an integer) never sees a half-written
 version. Object stores (gs://, s3://) have no atomic directory rename: there the files are
 copied with `saved_model.pb` last, and TF Serving cannot load (and retries) a version until
-that file is there. A model without a blessing leaves the serving directory untouched.
+that file is there. A model without a blessing, or one that TF Serving could not load and
+warm up (serving/servable.py), leaves the serving directory untouched.
 """
 
+import dataclasses
 import os
 import shutil
 import uuid
+from typing import Optional
 
 import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 
 from components import storage
+from serving import servable
 
 SERVING_SUBDIR = "Format-Serving"  # where the Trainer writes the serving SavedModel
 GRAPH_FILE = "saved_model.pb"
+PUSH_OUTCOME = "push_outcome"  # PushedModel property: why it was or was not pushed
 
 
 def next_version(model_dir: str) -> int:
@@ -61,6 +66,25 @@ def push(source: str, serving_dir: str, model_name: str) -> str:
             shutil.rmtree(staging)
 
 
+@dataclasses.dataclass(frozen=True)
+class PushOutcome:
+    destination: Optional[str]  # the version's path; None when nothing was pushed
+    reason: str  # one line for the run's summary
+
+
+def push_if_blessed_and_servable(model_uri: str, blessed: bool, serving_dir: str,
+                                 model_name: str) -> PushOutcome:
+    """Pushes the Trainer's serving model only if it is blessed and TF Serving can serve it."""
+    source = os.path.join(model_uri, SERVING_SUBDIR)
+    if not blessed:
+        return PushOutcome(None, "not blessed by the Evaluator; nothing pushed")
+    try:
+        servable.check(source)
+    except servable.NotServable as error:
+        return PushOutcome(None, f"not servable by TF Serving, nothing pushed: {error}")
+    return PushOutcome(push(source, serving_dir, model_name), "blessed and servable")
+
+
 @tfx.dsl.components.component
 def VersionedPusher(
     model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
@@ -69,12 +93,15 @@ def VersionedPusher(
     serving_dir: tfx.dsl.components.Parameter[str],
     model_name: tfx.dsl.components.Parameter[str],
 ) -> None:
-    if not model_blessing.get_int_custom_property("blessed"):
-        pushed_model.set_int_custom_property("pushed", 0)
-        print(f"VersionedPusher: model {model.uri} is not blessed; nothing pushed.")
+    outcome = push_if_blessed_and_servable(
+        model.uri, bool(model_blessing.get_int_custom_property("blessed")), serving_dir,
+        model_name)
+    pushed_model.set_string_custom_property(PUSH_OUTCOME, outcome.reason)
+    pushed_model.set_int_custom_property("pushed", int(outcome.destination is not None))
+    if outcome.destination is None:
+        print(f"VersionedPusher: model {model.uri}: {outcome.reason}")
         return
-    target = push(os.path.join(model.uri, SERVING_SUBDIR), serving_dir, model_name)
-    pushed_model.set_int_custom_property("pushed", 1)
-    pushed_model.set_string_custom_property("pushed_destination", target)
-    pushed_model.set_int_custom_property("pushed_version", int(os.path.basename(target)))
-    print(f"VersionedPusher: pushed {model.uri} to {target}")
+    pushed_model.set_string_custom_property("pushed_destination", outcome.destination)
+    pushed_model.set_int_custom_property("pushed_version",
+                                         int(os.path.basename(outcome.destination)))
+    print(f"VersionedPusher: pushed {model.uri} to {outcome.destination}")

@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _print_gate(config, components) -> None:
     from components.evaluator import gate_summary
-    from components.pusher import next_version
+    from components.pusher import PUSH_OUTCOME, next_version
 
     evaluator = next((c for c in components if c.component == "Evaluator"), None)
     if evaluator is None:
@@ -208,7 +208,11 @@ def _print_gate(config, components) -> None:
           f"{config.model.top_k} accuracy {gate['top_k_accuracy']:.4f} (at least "
           f"{config.gate.min_top_k_accuracy}), and no worse than the latest blessed model: "
           f"{'blessed' if gate['passed'] else 'NOT blessed, nothing pushed'}.")
-    if gate["passed"]:
+    pusher = next((c for c in components if c.component == "VersionedPusher"), None)
+    outcome = pusher.properties.get("pushed_model", {}) if pusher else {}
+    if gate["passed"] and not outcome.get("pushed", 1):
+        print(f"Push: {outcome.get(PUSH_OUTCOME, 'nothing pushed')}")
+    elif gate["passed"]:
         model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
         print(f"Serving: {model_dir} (latest version {next_version(model_dir) - 1})")
 

@@ -21,6 +21,7 @@ class ComponentRun:
     component: str
     cached: bool
     outputs: Dict[str, str]  # output name -> artifact URI
+    properties: Dict[str, Dict[str, object]]  # output name -> its custom properties
     seconds: float  # wall time, from ML Metadata's record of the execution
 
 
@@ -47,17 +48,22 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
     for execution in executions:
         node = next(c for c in store.get_contexts_by_execution(execution.id)
                     if c.type == "node")
-        outputs = {}
+        outputs, properties = {}, {}
         events = store.get_events_by_execution_ids([execution.id])
         output_events = [e for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
         artifacts = {a.id: a for a in store.get_artifacts_by_id(
             [e.artifact_id for e in output_events])}
         for event in output_events:
-            outputs[event.path.steps[0].key] = artifacts[event.artifact_id].uri
+            artifact = artifacts[event.artifact_id]
+            outputs[event.path.steps[0].key] = artifact.uri
+            properties[event.path.steps[0].key] = {
+                key: getattr(value, value.WhichOneof("value"))
+                for key, value in artifact.custom_properties.items() if value.WhichOneof("value")}
         summary.append(ComponentRun(
             component=node.name.split(".", 1)[-1],
             cached=execution.last_known_state == metadata_store_pb2.Execution.CACHED,
             outputs=outputs,
+            properties=properties,
             seconds=(execution.last_update_time_since_epoch
                      - execution.create_time_since_epoch) / 1000.0,
         ))

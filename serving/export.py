@@ -24,7 +24,7 @@ import dataclasses
 import json
 import os
 import re
-from typing import Dict
+from typing import Any, Dict
 
 import numpy as np
 import tensorflow as tf
@@ -218,9 +218,7 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
         RETRIEVE: module.retrieve, RATE: module.rate, RECOMMEND: module.recommend,
         LOOKUP_MOVIE: module.lookup_movie, SERVING_DEFAULT: module.serving_default,
     }
-    # Tracked directly so that the session loader restores them (see the module docstring).
-    module.captured_variables = _captured_variables(signatures.values())
-    tf.saved_model.save(module, directory, signatures=signatures)
+    save(module, directory, signatures)
     extra = os.path.join(directory, "assets.extra")
     tf.io.gfile.makedirs(extra)  # gfile: on Kubeflow the model directory is on gs://
     with tf.io.gfile.GFile(os.path.join(extra, METADATA_FILE), "w") as out:
@@ -229,15 +227,18 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
                    "unknown_user": "most popular training movies",
                    "unknown_id_rating": "movie mean, else global mean training rating"},
                   out, indent=2)
-    warmup.write(extra, example_user_id, example_movie_id)
+    warmup.write(extra, warmup.requests(example_user_id, example_movie_id))
 
 
-def _captured_variables(functions) -> list:
-    variables = {}
-    for function in functions:
+def save(module: tf.Module, directory: str, signatures: Dict[str, Any]) -> None:
+    """`tf.saved_model.save`, with every variable the signatures capture tracked directly on
+    the module, so that TF Serving's session loader restores them (module docstring)."""
+    captured = {}
+    for function in signatures.values():
         for variable in function.get_concrete_function().variables:
-            variables.setdefault(id(variable), variable)
-    return list(variables.values())
+            captured.setdefault(id(variable), variable)
+    module.captured_variables = list(captured.values())
+    tf.saved_model.save(module, directory, signatures=signatures)
 
 
 def make_catalogue(train, movie_ids: np.ndarray, titles: Dict[int, str]) -> Catalogue:

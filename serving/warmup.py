@@ -32,14 +32,15 @@ def requests(user_id: str, movie_id: str):
     ]
 
 
-def write(assets_extra: str, user_id: str, movie_id: str) -> str:
+def write(assets_extra: str, signature_inputs) -> str:
+    """Writes one PredictLog per (signature, inputs) pair, in TF Serving's warm-up format."""
     path = os.path.join(assets_extra, WARMUP_FILE)
     with tf.io.TFRecordWriter(path) as writer:
-        for signature, inputs in requests(user_id, movie_id):
+        for signature, inputs in signature_inputs:
             request = predict_pb2.PredictRequest(
                 model_spec=model_pb2.ModelSpec(signature_name=signature))
             for name, values in inputs.items():
-                request.inputs[name].CopyFrom(tf.make_tensor_proto(values, dtype=tf.string))
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(values))
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())

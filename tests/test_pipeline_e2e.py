@@ -4,6 +4,9 @@ import dataclasses
 import glob
 import json
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
@@ -17,6 +20,7 @@ from components.movielens.records import DataFormatError
 from components.movielens.synthetic import SyntheticConfig
 from pipeline import code_version, local_runner
 from pipeline.config import DataConfig, GateConfig, ModelConfig, PipelineConfig, ServingConfig
+from serving.session_model import SessionModel
 
 pytestmark = pytest.mark.slow
 
@@ -85,9 +89,34 @@ def test_the_blessed_model_is_pushed_as_version_1(first_run):
     assert _blessed(_by_name(runs)["Evaluator"])
     assert _versions(config) == [1]
     served = os.path.join(config.serving.serving_dir, "movielens", "1")
-    loaded = tf.saved_model.load(served)
-    assert loaded.signatures["rate"](user_id=tf.constant(["1"]), movie_id=tf.constant(["1"]))
     assert not [n for n in os.listdir(os.path.dirname(served)) if n.startswith(".")]
+    assert _by_name(runs)["VersionedPusher"].properties["pushed_model"]["pushed"] == 1
+
+
+# What a user types to try the pushed model: saved_model_cli runs it with TF Serving's loader.
+CLI_INPUTS = {
+    "retrieve": ["--input_exprs", 'user_id=["1"]'],
+    "recommend": ["--input_exprs", 'user_id=["1", "no-such-user"]'],
+    "rate": ["--input_exprs", 'user_id=["1", "2"];movie_id=["1", "no-such-movie"]'],
+    "lookup_movie": ["--input_exprs", 'movie=["1"]'],
+    "serving_default": ["--input_examples", 'examples=[{"user_id":["1"],"movie_id":["1"]}]'],
+}
+
+
+@pytest.mark.parametrize("signature", sorted(CLI_INPUTS))
+def test_saved_model_cli_runs_every_signature_of_the_pushed_model(first_run, signature):
+    config, _ = first_run
+    served = os.path.join(config.serving.serving_dir, "movielens", "1")
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    done = subprocess.run(
+        [cli, "run", "--dir", served, "--tag_set", "serve", "--signature_def", signature,
+         *CLI_INPUTS[signature]], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    with SessionModel(served) as model:
+        outputs = model.signatures[signature].outputs
+    printed = re.findall(r"Result for output key (\w+):", done.stdout)
+    assert sorted(printed) == sorted(outputs)
 
 
 def test_examples_hold_both_splits_without_overlap(first_run):
@@ -117,9 +146,10 @@ def test_trainer_exports_a_servable_model(first_run):
     _, runs = first_run
     trainer = _by_name(runs)["Trainer"]
     serving = os.path.join(trainer.outputs["model"], "Format-Serving")
-    loaded = tf.saved_model.load(serving)
-    assert set(loaded.signatures) == {"retrieve", "rate", "recommend", "serving_default"}
-    top = loaded.signatures["retrieve"](user_id=tf.constant(["1"]))
+    with SessionModel(serving) as model:
+        assert set(model.signatures) == {"retrieve", "rate", "recommend", "lookup_movie",
+                                         "serving_default"}
+        top = model.run("retrieve", {"user_id": ["1"]})
     assert top["movie_ids"].shape == (1, MODEL.top_k)
     model_run = trainer.outputs["model_run"]
     with open(os.path.join(model_run, "training.json")) as saved:

@@ -1,0 +1,71 @@
+"""The check a model passes before it is pushed: does TF Serving load and warm it up?
+
+TF Serving loads a version with the session loader, then replays every record of
+`assets.extra/tf_serving_warmup_requests` and refuses the version if one fails (or if there
+are more than 1,000). The same happens here, through `serving/session_model.py`, and every
+signature must be exercised by a warm-up record, so the check runs each of them once.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+from serving.session_model import SessionModel
+
+WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MAX_WARMUP_RECORDS = 1000  # TF Serving's limit (saved_model_warmup_util.cc)
+
+
+class NotServable(Exception):
+    """The model would fail to load or to answer in TF Serving; the message is one line."""
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # TF's session errors start with "Graph execution error:"; the cause is the next line.
+    useful = [line for line in lines if not line.startswith("Graph execution error")]
+    return (useful or lines or [type(error).__name__])[0][:300]
+
+
+def warmup_requests(directory: str):
+    """The PredictRequests of the model's warm-up file, in order."""
+    path = os.path.join(directory, WARMUP_PATH)
+    if not tf.io.gfile.exists(path):
+        raise NotServable(f"{path} is missing: the export writes one request per signature")
+    requests = []
+    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+        log = prediction_log_pb2.PredictionLog.FromString(record)
+        if not log.HasField("predict_log"):
+            raise NotServable(f"{path}: record {len(requests) + 1} is not a predict log")
+        requests.append(log.predict_log.request)
+    if len(requests) > MAX_WARMUP_RECORDS:
+        raise NotServable(f"{path} has {len(requests)} records; TF Serving allows "
+                          f"{MAX_WARMUP_RECORDS}")
+    return requests
+
+
+def check(directory: str) -> None:
+    """Raises NotServable, naming the signature and the cause, unless TF Serving's loader
+    loads the model and runs every warm-up request, one for each signature."""
+    requests = warmup_requests(directory)
+    try:
+        model = SessionModel(directory)
+    except Exception as error:  # any load failure is the verdict, whatever its type
+        raise NotServable(f"TF Serving's loader cannot load it: {_first_line(error)}") from error
+    with model:
+        warmed = set()
+        for number, request in enumerate(requests, start=1):
+            name = request.model_spec.signature_name or "serving_default"
+            inputs = {key: tf.make_ndarray(tensor) for key, tensor in request.inputs.items()}
+            try:
+                model.run(name, inputs)
+            except Exception as error:  # as TF Serving, any failing request refuses the version
+                raise NotServable(f"warm-up request {number} ({name}) fails: "
+                                  f"{_first_line(error)}") from error
+            warmed.add(name)
+        cold = sorted(set(model.signatures) - warmed)
+        if cold:
+            raise NotServable(f"no warm-up request for signature(s) {', '.join(cold)}")

@@ -1,0 +1,110 @@
+"""The servable check before a push, on a small Keras 3 model saved the broken and the fixed way.
+
+`tf.saved_model.save` of a tf.Module holding a Keras 3 layer is the defect TF Serving users
+hit ("Could not find variable ..."): the TF2 loader runs it, the session loader does not.
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import pusher
+from serving import export, servable, warmup
+
+
+class Scorer(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="ones")
+        self.dense.build((None, 2))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+    def score(self, x):
+        return {"y": self.dense(x)[:, 0]}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="word")])
+    def echo(self, word):
+        return {"word": word}
+
+
+def _save(path, fixed, requests=(("score", {"x": np.ones((1, 2), np.float32)}),
+                                 ("echo", {"word": [b"a"]}))):
+    module = Scorer()
+    signatures = {"score": module.score, "echo": module.echo}
+    if fixed:
+        export.save(module, path, signatures)
+    else:
+        tf.saved_model.save(module, path, signatures=signatures)
+    extra = os.path.join(path, "assets.extra")
+    os.makedirs(extra)
+    warmup.write(extra, requests)
+    return path
+
+
+def test_a_keras_3_model_saved_plainly_is_refused_with_the_cause(tmp_path):
+    path = _save(str(tmp_path / "plain"), fixed=False)
+    assert tf.saved_model.load(path).signatures["score"](
+        x=tf.ones((1, 2)))["y"].numpy() == pytest.approx([3.0])  # the TF2 loader is fooled
+    with pytest.raises(servable.NotServable,
+                       match=r"warm-up request 1 \(score\) fails: .*Could not find variable"):
+        servable.check(path)
+
+
+def test_the_same_model_saved_by_export_save_passes(tmp_path):
+    servable.check(_save(str(tmp_path / "fixed"), fixed=True))
+
+
+def test_a_failing_warmup_request_is_named(tmp_path):
+    path = _save(str(tmp_path / "m"), fixed=True, requests=[
+        ("echo", {"word": [b"a"]}), ("score", {"x": np.ones((1, 3), np.float32)})])
+    with pytest.raises(servable.NotServable, match=r"warm-up request 2 \(score\) fails"):
+        servable.check(path)
+
+
+def test_every_signature_needs_a_warmup_request(tmp_path):
+    path = _save(str(tmp_path / "m"), fixed=True, requests=[("echo", {"word": [b"a"]})])
+    with pytest.raises(servable.NotServable, match="no warm-up request for signature.* score"):
+        servable.check(path)
+
+
+def test_a_model_without_warmup_file_is_refused(tmp_path):
+    path = _save(str(tmp_path / "m"), fixed=True)
+    os.remove(os.path.join(path, servable.WARMUP_PATH))
+    with pytest.raises(servable.NotServable, match="tf_serving_warmup_requests is missing"):
+        servable.check(path)
+
+
+def test_more_warmup_records_than_tf_serving_allows_are_refused(tmp_path):
+    path = _save(str(tmp_path / "m"), fixed=True,
+                 requests=[("echo", {"word": [b"a"]})] * (servable.MAX_WARMUP_RECORDS + 1))
+    with pytest.raises(servable.NotServable, match="1001 records; TF Serving allows 1000"):
+        servable.check(path)
+
+
+def _trainer_output(tmp_path, fixed):
+    model_uri = tmp_path / ("fixed" if fixed else "plain")
+    _save(str(model_uri / pusher.SERVING_SUBDIR), fixed=fixed)
+    return str(model_uri)
+
+
+def test_a_blessed_but_unservable_model_is_never_pushed(tmp_path):
+    serving = str(tmp_path / "serving")
+    pushed = pusher.push_if_blessed_and_servable(
+        _trainer_output(tmp_path, fixed=True), True, serving, "m")
+    assert pushed.destination == os.path.join(serving, "m", "1")
+    refused = pusher.push_if_blessed_and_servable(
+        _trainer_output(tmp_path, fixed=False), True, serving, "m")
+    assert refused.destination is None
+    assert refused.reason.startswith("not servable by TF Serving, nothing pushed: warm-up")
+    assert "\n" not in refused.reason
+    assert os.listdir(os.path.join(serving, "m")) == ["1"]
+
+
+def test_an_unblessed_model_is_not_checked_nor_pushed(tmp_path):
+    outcome = pusher.push_if_blessed_and_servable(str(tmp_path / "absent"), False,
+                                                  str(tmp_path / "serving"), "m")
+    assert outcome.destination is None and "not blessed" in outcome.reason
+    assert not os.path.exists(tmp_path / "serving")
