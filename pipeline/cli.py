@@ -45,6 +45,22 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="override one GateConfig field, e.g. --gate max_rmse=1.0 (repeatable)")
 
 
+def _add_serving_options(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--server", metavar="URL",
+                        help="TF Serving's REST address, e.g. http://localhost:8501")
+    target.add_argument("--grpc", metavar="HOST:PORT",
+                        help="TF Serving's gRPC address, e.g. localhost:8500")
+    target.add_argument("--model-dir", default=None,
+                        help="a pushed model directory, run in this process with TF Serving's "
+                             "loader (newest version; default serving_model/movielens)")
+    parser.add_argument("--model-name", default="movielens", help="the model's name on the server")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--version", type=int, help="a model version (default: the newest)")
+    version.add_argument("--label", help="a version label of the server's model config")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="movielens-tfx", description="A TFX pipeline for a multi-task movie recommender.")
@@ -98,6 +114,21 @@ def _parser() -> argparse.ArgumentParser:
                              help="one split and one training of each model per seed")
     experiments.add_argument("--report-dir", default="reports/experiments",
                              help="where results.json, results.md and results.png go")
+
+    recommend = commands.add_parser(
+        "recommend", help="a user's top movies from the pushed model (TF Serving or on disk)")
+    recommend.add_argument("--user", required=True, nargs="+", help="MovieLens user id(s)")
+    recommend.add_argument("--k", type=int, default=None,
+                           help="how many movies (at most the model's top_k; default all)")
+    _add_serving_options(recommend)
+
+    rate = commands.add_parser(
+        "rate", help="a user's predicted rating (1-5 stars) of movies, by id or title")
+    rate.add_argument("--user", required=True, help="MovieLens user id")
+    rate.add_argument("--movie", required=True, nargs="+",
+                      help="movie id(s) or title(s), e.g. 50 or 'Star Wars (1977)' or "
+                           "'star wars' (case ignored, year optional)")
+    _add_serving_options(rate)
 
     generate = commands.add_parser(
         "generate", help="write the synthetic data set as ml-100k files (u.data, u.item)")
@@ -268,17 +299,61 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recommender(args: argparse.Namespace):
+    """The client for --server, --grpc or --model-dir, and words naming where it points."""
+    from serving import client
+
+    model = client.ModelSpec(args.model_name, args.version, args.label)
+    if args.server:
+        return client.Recommender(client.RestTransport(args.server, model, args.timeout)), \
+            f"TF Serving at {args.server}, {model}"
+    if args.grpc:
+        return client.Recommender(client.GrpcTransport(args.grpc, model, args.timeout)), \
+            f"TF Serving gRPC at {args.grpc}, {model}"
+    if args.label:
+        raise client.BadRequest("--label needs a server (--server or --grpc)")
+    transport = client.LocalTransport(args.model_dir or os.path.join("serving_model",
+                                                                     args.model_name),
+                                      args.version)
+    return client.Recommender(transport), transport.directory
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from serving import console
+
+    recommender, source = _recommender(args)
+    for result in recommender.recommend(args.user, args.k):
+        print(console.recommendations(result, source))
+    return 0
+
+
+def _rate(args: argparse.Namespace) -> int:
+    from serving import client, console
+
+    recommender, source = _recommender(args)
+    movies = recommender.find_movies(args.movie)
+    missing = [query for query, found in zip(args.movie, movies) if found is None]
+    if missing:
+        raise client.NotFound(f"no movie with id or title {missing[0]!r} in the model's "
+                              "catalogue (titles as in MovieLens, e.g. 'Star Wars (1977)')")
+    stars = recommender.rate([(args.user, movie_id) for movie_id, _ in movies])
+    print(console.ratings(args.user, movies, stars, source))
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from components.movielens.records import DataFormatError
     from components.movielens.tfds_source import SourceUnavailableError
     from pipeline.config import ConfigError
+    from serving.client import ServingError
 
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "generate": _generate, "experiments": _experiments,
-                "bench-pipeline": _bench_pipeline, "compile": _compile}
+                "bench-pipeline": _bench_pipeline, "compile": _compile,
+                "recommend": _recommend, "rate": _rate}
     try:
         return handlers[args.command](args)
-    except (ConfigError, DataFormatError, SourceUnavailableError) as error:
+    except (ConfigError, DataFormatError, SourceUnavailableError, ServingError) as error:
         print(f"movielens-tfx {args.command}: error: {error}", file=sys.stderr)
         return 2
     finally:

@@ -1,0 +1,426 @@
+"""Calling the pushed model: TF Serving over REST or gRPC, or a version directory on disk.
+
+Three transports with one method, `predict(signature, inputs) -> {output: numpy array}`:
+
+- `RestTransport`: `POST /v1/models/NAME[/versions/N | /labels/L]:predict`, in the columnar
+  (`inputs`) or the row (`instances`) format; `status()` and `metadata()` by GET.
+- `GrpcTransport`: `PredictionService.Predict` and `GetModelMetadata`, `ModelService.
+  GetModelStatus`, with the stubs of tensorflow-serving-api.
+- `LocalTransport`: the newest version under a model directory, run through TF Serving's
+  session loader (serving/session_model.py); no server needed.
+
+`Recommender` turns outputs into plain Python (str ids and titles, float stars). Every
+failure is a `ServingError` with one readable line; only UNAVAILABLE (HTTP 503, a refused
+connection, gRPC UNAVAILABLE) is retried, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+DEFAULT_TIMEOUT = 10.0  # seconds per attempt
+DEFAULT_ATTEMPTS = 3  # for UNAVAILABLE only
+_BACKOFF = 0.2  # seconds before the second attempt, doubled after each
+
+
+class ServingError(Exception):
+    """A request that did not succeed; str() is one line naming the server and the cause."""
+
+
+class Unreachable(ServingError):
+    """No server answered (refused, unavailable, or timed out)."""
+
+
+class NotFound(ServingError):
+    """The server has no such model, version, label or signature."""
+
+
+class BadRequest(ServingError):
+    """The server refused the request's content (TF Serving's INVALID_ARGUMENT and kin)."""
+
+
+class _Unavailable(Exception):
+    """Worth another attempt: the server said UNAVAILABLE or the connection was refused."""
+
+
+def _with_retries(call: Callable[[], object], attempts: int, describe: str):
+    delay = _BACKOFF
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except _Unavailable as error:
+            if attempt == attempts:
+                raise Unreachable(f"{describe}: unavailable after {attempts} attempt(s): "
+                                  f"{error}") from None
+            time.sleep(delay)
+            delay *= 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:500]
+
+
+def _signature_missing(message: str) -> bool:
+    # REST: 'Serving signature name: "x" not found in signature def'; gRPC: 'Serving
+    # signature key "x" not found.'
+    return bool(re.search(r"[Ss]ignature (name|key):? \"[^\"]*\" not found", message))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Which model and version a server should answer with (at most one of version, label)."""
+
+    name: str = "movielens"
+    version: Optional[int] = None
+    label: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.version is not None and self.label is not None:
+            raise ValueError("give a version or a label, not both")
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"model {self.name!r} version {self.version}"
+        if self.label is not None:
+            return f"model {self.name!r} label {self.label!r}"
+        return f"model {self.name!r}"
+
+
+# ---------------------------------------------------------------------------------------- REST
+
+
+def _json_value(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class RestTransport:
+    """TF Serving's REST API at `base_url` (e.g. http://localhost:8501)."""
+
+    def __init__(self, base_url: str, model: ModelSpec = ModelSpec(),
+                 timeout: float = DEFAULT_TIMEOUT, attempts: int = DEFAULT_ATTEMPTS,
+                 row_format: bool = False) -> None:
+        import requests  # imported here: the --model-dir path never needs it
+
+        self._requests = requests
+        self._session = requests.Session()
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.timeout = timeout
+        self.attempts = attempts
+        self.row_format = row_format
+        self._outputs: Dict[str, List[str]] = {}  # signature -> output names, from metadata
+
+    def _model_path(self) -> str:
+        path = f"/v1/models/{self.model.name}"
+        if self.model.version is not None:
+            path += f"/versions/{self.model.version}"
+        elif self.model.label is not None:
+            path += f"/labels/{self.model.label}"
+        return path
+
+    def _call(self, method: str, path: str, body: Optional[dict] = None) -> dict:
+        url = self.base_url + path
+        describe = f"TF Serving at {self.base_url}, {self.model}"
+
+        def attempt() -> dict:
+            try:
+                response = self._session.request(
+                    method, url, timeout=self.timeout,
+                    data=None if body is None else json.dumps(body),
+                    headers={"Content-Type": "application/json"})
+            except self._requests.ConnectionError as error:
+                raise _Unavailable(f"cannot connect to {self.base_url} "
+                                   f"({type(error).__name__})") from None
+            except self._requests.Timeout:
+                raise Unreachable(f"{describe}: no answer within {self.timeout:g} s") from None
+            if response.status_code == 503:
+                raise _Unavailable(_error_text(response))
+            if response.status_code != 200:
+                message = _error_text(response)
+                if response.status_code == 404 or _signature_missing(message):
+                    raise NotFound(f"{describe}: {message}")
+                if 400 <= response.status_code < 500:
+                    raise BadRequest(f"{describe}: {message}")
+                raise ServingError(f"{describe}: HTTP {response.status_code}: {message}")
+            try:
+                return json.loads(response.content.decode("utf-8", errors="replace"))
+            except ValueError:
+                raise ServingError(f"{describe}: the answer is not JSON: "
+                                   f"{_one_line(response.text)[:200]}") from None
+
+        return _with_retries(attempt, self.attempts, describe)
+
+    def status(self) -> List[dict]:
+        """Each version the server knows: {"version": int, "state": str, "error": str}."""
+        answer = self._call("GET", self._model_path())
+        return [{"version": int(v["version"]), "state": v["state"],
+                 "error": v.get("status", {}).get("error_message", "")}
+                for v in answer.get("model_version_status", [])]
+
+    def metadata(self) -> Dict[str, dict]:
+        """signature -> {"inputs": {name: dtype}, "outputs": {name: dtype}}."""
+        answer = self._call("GET", self._model_path() + "/metadata")
+        signatures = answer["metadata"]["signature_def"]["signature_def"]
+        return {name: {side: {alias: info.get("dtype", "") for alias, info in
+                              signature.get(side, {}).items()}
+                       for side in ("inputs", "outputs")}
+                for name, signature in signatures.items() if not name.startswith("__")}
+
+    def _output_names(self, signature: str) -> List[str]:
+        if signature not in self._outputs:
+            signatures = self.metadata()
+            if signature not in signatures:
+                raise NotFound(f"TF Serving at {self.base_url}, {self.model}: no signature "
+                               f"{signature!r}; it has {', '.join(sorted(signatures))}")
+            self._outputs[signature] = sorted(signatures[signature]["outputs"])
+        return self._outputs[signature]
+
+    def predict(self, signature: str, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
+        columns = {name: [_json_value(v) for v in values] for name, values in inputs.items()}
+        if self.row_format:
+            rows = len(next(iter(columns.values()))) if columns else 0
+            body = {"signature_name": signature,
+                    "instances": [{name: values[i] for name, values in columns.items()}
+                                  for i in range(rows)]}
+        else:
+            body = {"signature_name": signature, "inputs": columns}
+        answer = self._call("POST", self._model_path() + ":predict", body)
+        if self.row_format:
+            return _from_rows(answer["predictions"], self._output_names(signature))
+        outputs = answer["outputs"]
+        if not isinstance(outputs, dict):  # one output: TF Serving leaves out its name
+            [name] = self._output_names(signature)
+            outputs = {name: outputs}
+        return {name: np.asarray(value) for name, value in outputs.items()}
+
+
+def _from_rows(predictions: list, names: List[str]) -> Dict[str, np.ndarray]:
+    if len(names) == 1:  # one output: each row is its value
+        return {names[0]: np.asarray(predictions)}
+    return {name: np.asarray([row[name] for row in predictions]) for name in names}
+
+
+def _error_text(response) -> str:
+    try:
+        return _one_line(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return _one_line(f"HTTP {response.status_code} {response.reason}: {response.text[:200]}")
+
+
+# ---------------------------------------------------------------------------------------- gRPC
+
+
+class GrpcTransport:
+    """TF Serving's gRPC API at `target` (e.g. localhost:8500)."""
+
+    def __init__(self, target: str, model: ModelSpec = ModelSpec(),
+                 timeout: float = DEFAULT_TIMEOUT, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        import grpc
+        from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+        self._grpc = grpc
+        self.target = target
+        self.model = model
+        self.timeout = timeout
+        self.attempts = attempts
+        self._channel = grpc.insecure_channel(target)
+        self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+
+    def _spec(self, signature: str = ""):
+        from google.protobuf import wrappers_pb2
+        from tensorflow_serving.apis import model_pb2
+
+        spec = model_pb2.ModelSpec(name=self.model.name, signature_name=signature)
+        if self.model.version is not None:
+            spec.version.CopyFrom(wrappers_pb2.Int64Value(value=self.model.version))
+        elif self.model.label is not None:
+            spec.version_label = self.model.label
+        return spec
+
+    def _call(self, method, request):
+        describe = f"TF Serving at {self.target} (gRPC), {self.model}"
+        codes = self._grpc.StatusCode
+
+        def attempt():
+            try:
+                return method(request, timeout=self.timeout)
+            except self._grpc.RpcError as error:
+                code, message = error.code(), _one_line(error.details() or "")
+                if code == codes.UNAVAILABLE:
+                    raise _Unavailable(message) from None
+                if code == codes.DEADLINE_EXCEEDED:
+                    raise Unreachable(f"{describe}: no answer within {self.timeout:g} s") \
+                        from None
+                if code == codes.NOT_FOUND or _signature_missing(message):
+                    raise NotFound(f"{describe}: {message}") from None
+                if code in (codes.INVALID_ARGUMENT, codes.FAILED_PRECONDITION,
+                            codes.OUT_OF_RANGE):
+                    raise BadRequest(f"{describe}: {message}") from None
+                raise ServingError(f"{describe}: {code.name}: {message}") from None
+
+        return _with_retries(attempt, self.attempts, describe)
+
+    def predict(self, signature: str, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+
+        request = predict_pb2.PredictRequest(model_spec=self._spec(signature))
+        for name, values in inputs.items():
+            array = np.asarray(values, dtype=object if _is_text(values) else None)
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(
+                array, dtype=tf.string if array.dtype == object else None, shape=array.shape))
+        response = self._call(self._predictions.Predict, request)
+        return {name: tf.make_ndarray(tensor) for name, tensor in response.outputs.items()}
+
+    def status(self) -> List[dict]:
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        request = get_model_status_pb2.GetModelStatusRequest(model_spec=self._spec())
+        response = self._call(self._models.GetModelStatus, request)
+        states = get_model_status_pb2.ModelVersionStatus.State
+        return [{"version": v.version, "state": states.Name(v.state),
+                 "error": v.status.error_message} for v in response.model_version_status]
+
+    def metadata(self) -> Dict[str, dict]:
+        import tensorflow as tf
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        request = get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec=self._spec(), metadata_field=["signature_def"])
+        response = self._call(self._predictions.GetModelMetadata, request)
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signatures)
+        return {name: {side: {alias: tf.dtypes.as_dtype(info.dtype).name
+                              for alias, info in getattr(signature, side).items()}
+                       for side in ("inputs", "outputs")}
+                for name, signature in signatures.signature_def.items()
+                if not name.startswith("__")}
+
+
+def _is_text(values) -> bool:
+    return len(values) > 0 and isinstance(values[0], (str, bytes))
+
+
+# ------------------------------------------------------------------------------------ on disk
+
+
+def newest_version(model_dir: str) -> str:
+    """The newest complete version directory under `model_dir`, as TF Serving would pick."""
+    from components import storage
+
+    if not storage.exists(model_dir):
+        raise NotFound(f"no model directory {model_dir}; push a model first (movielens-tfx run)"
+                       " or give --model-dir")
+    versions = [int(name) for name in storage.listdir(model_dir) if name.isdigit()]
+    if not versions:
+        raise NotFound(f"{model_dir} has no version directory (1/, 2/, ...)")
+    return os.path.join(model_dir, str(max(versions)))
+
+
+class LocalTransport:
+    """A version directory run through TF Serving's session loader, in this process."""
+
+    def __init__(self, model_dir: str, version: Optional[int] = None) -> None:
+        from serving.session_model import SessionModel
+
+        self.directory = (os.path.join(model_dir, str(version)) if version is not None
+                          else newest_version(model_dir))
+        if version is not None and not os.path.isdir(self.directory):
+            raise NotFound(f"no version {version} in {model_dir}")
+        self._model = SessionModel(self.directory)
+
+    def predict(self, signature: str, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
+        import tensorflow as tf
+        from serving.session_model import BadInput, SignatureNotFound
+
+        try:
+            return self._model.run(signature, inputs)
+        except SignatureNotFound as error:
+            raise NotFound(error.args[0]) from None
+        except (BadInput, tf.errors.InvalidArgumentError) as error:
+            raise BadRequest(f"{self.directory}: {_one_line(_tf_message(error))}") from None
+
+    def status(self) -> List[dict]:
+        return [{"version": int(os.path.basename(self.directory)), "state": "AVAILABLE",
+                 "error": ""}]
+
+
+def _tf_message(error: Exception) -> str:
+    text = getattr(error, "message", None) or str(error)
+    lines = [line for line in text.splitlines() if line.strip()
+             and not line.startswith("Graph execution error")]
+    return lines[0] if lines else text
+
+
+# --------------------------------------------------------------------------- plain results
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    movie_id: str
+    title: str
+    stars: float  # predicted rating, 1-5
+    score: float  # retrieval score (log training count when not personalized)
+
+
+@dataclasses.dataclass(frozen=True)
+class UserRecommendations:
+    user_id: str
+    personalized: bool  # False: an unknown user, given the most popular movies
+    movies: List[Recommendation]
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+class Recommender:
+    """The model's answers as plain Python, whatever the transport."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def recommend(self, user_ids: Sequence[str], k: Optional[int] = None
+                  ) -> List[UserRecommendations]:
+        """Each user's top movies, best predicted rating first (the `recommend` signature)."""
+        user_ids = [str(u) for u in user_ids]
+        if not user_ids:
+            return []
+        out = self.transport.predict("recommend", {"user_id": user_ids})
+        available = np.asarray(out["movie_ids"]).shape[1]
+        if k is not None and not 0 < k <= available:
+            raise BadRequest(f"k must be between 1 and {available} (the model's top k, fixed "
+                             f"at export; retrain with --model top_k=N for more), got {k}")
+        k = k or available
+        return [UserRecommendations(user, bool(out["personalized"][row]), [
+            Recommendation(_text(out["movie_ids"][row][i]), _text(out["titles"][row][i]),
+                           float(out["ratings"][row][i]), float(out["scores"][row][i]))
+            for i in range(k)]) for row, user in enumerate(user_ids)]
+
+    def rate(self, pairs: Sequence[Tuple[str, str]]) -> List[float]:
+        """Predicted stars (1-5) for (user_id, movie_id) pairs."""
+        if not pairs:
+            return []
+        users, movies = zip(*((str(u), str(m)) for u, m in pairs))
+        out = self.transport.predict("rate", {"user_id": list(users), "movie_id": list(movies)})
+        return [float(r) for r in out["rating"]]
+
+    def find_movies(self, queries: Sequence[str]) -> List[Optional[Tuple[str, str]]]:
+        """(movie_id, title) for each id or title (case ignored, year optional); None if none."""
+        if not queries:
+            return []
+        out = self.transport.predict("lookup_movie", {"movie": [str(q) for q in queries]})
+        return [(_text(m), _text(t)) if _text(m) else None
+                for m, t in zip(out["movie_id"], out["title"])]
