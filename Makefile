@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIPELINE_ROOT ?= pipeline_output
 
-.PHONY: install run test test-fast lock clean bench bench-models bench-pipeline
+.PHONY: install run test test-fast lock clean bench bench-models bench-pipeline bench-serving
 
 install: $(VENV)/.installed
 
@@ -43,7 +43,7 @@ clean:
 
 # The three-model comparison on real MovieLens 100k (read in place, never copied).
 ML100K ?= ../shared/data/ml-100k
-bench: bench-pipeline bench-models
+bench: bench-pipeline bench-models bench-serving
 
 bench-models: install
 	$(BIN)/movielens-tfx experiments --data $(ML100K) --split random --seeds 42 43 44 \
@@ -51,3 +51,6 @@ bench-models: install
 
 bench-pipeline: install
 	$(BIN)/movielens-tfx bench-pipeline --data $(ML100K) --report-dir reports/ml-100k
+
+bench-serving: install
+	$(BIN)/movielens-tfx bench-serving --data $(ML100K) --report-dir reports/ml-100k

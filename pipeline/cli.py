@@ -106,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--beam-workers", type=int, default=0)
     bench.add_argument("--report-dir", default="reports/pipeline")
 
+    bench_serving = commands.add_parser(
+        "bench-serving", help="latency and throughput of the pushed model and of the client")
+    _add_data_options(bench_serving)
+    _add_model_options(bench_serving)
+    bench_serving.add_argument(
+        "--pipeline-root", default=os.path.join("pipeline_output", "bench-serving"),
+        help="the pipeline that trains the benchmarked model runs here (cached on re-runs)")
+    bench_serving.add_argument("--report-dir", default="reports/serving")
+
     experiments = commands.add_parser(
         "experiments", help="compare rating-only, retrieval-only and multi-task models")
     _add_data_options(experiments)
@@ -299,10 +308,36 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_serving(args: argparse.Namespace) -> int:
+    import tensorflow_transform as tft
+
+    from components import features
+    from pipeline import local_runner
+    from pipeline.config import PipelineConfig, ServingConfig
+    from serving import benchmark, client
+
+    _configure_logging(verbose=False)
+    root = os.path.abspath(args.pipeline_root)
+    config = PipelineConfig(pipeline_root=root, data=_data_config(args), model=_model_config(args),
+                            gate=_gate_config(args),
+                            serving=ServingConfig(os.path.join(root, "serving"), "movielens"))
+    runs = {r.component: r for r in local_runner.run(config)}
+    vocabularies = tft.TFTransformOutput(runs["Transform"].outputs["transform_graph"])
+    users, movies = ([v.decode() for v in vocabularies.vocabulary_by_name(name)]
+                     for name in (features.USER_VOCABULARY, features.MOVIE_VOCABULARY))
+    version = client.newest_version(os.path.join(config.serving.serving_dir, "movielens"))
+    benchmark.run(version, users, movies, args.report_dir, config.data.source,
+                  log=lambda line: print(line, flush=True))
+    with open(os.path.join(args.report_dir, "serving.md"), encoding="utf-8") as report:
+        print(report.read())
+    return 0
+
+
 def _recommender(args: argparse.Namespace):
     """The client for --server, --grpc or --model-dir, and words naming where it points."""
     from serving import client
 
+    _configure_logging(verbose=False)
     model = client.ModelSpec(args.model_name, args.version, args.label)
     if args.server:
         return client.Recommender(client.RestTransport(args.server, model, args.timeout)), \
@@ -349,7 +384,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "generate": _generate, "experiments": _experiments,
-                "bench-pipeline": _bench_pipeline, "compile": _compile,
+                "bench-pipeline": _bench_pipeline, "bench-serving": _bench_serving,
+                "compile": _compile,
                 "recommend": _recommend, "rate": _rate}
     try:
         return handlers[args.command](args)
