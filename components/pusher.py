@@ -29,8 +29,7 @@ PUSH_OUTCOME = "push_outcome"  # PushedModel property: why it was or was not pus
 
 
 def next_version(model_dir: str) -> int:
-    names = storage.listdir(model_dir)
-    return max((int(name) for name in names if name.isdigit()), default=0) + 1
+    return max(storage.versions(model_dir), default=0) + 1
 
 
 def _push_to_object_store(source: str, model_dir: str) -> str:

@@ -45,6 +45,11 @@ def listdir(path: str) -> List[str]:
     return sorted(name.rstrip("/") for name in tf.io.gfile.listdir(path))
 
 
+def versions(model_dir: str) -> List[int]:
+    """The version numbers under a model directory in TF Serving's layout (`<dir>/<n>/`)."""
+    return sorted(int(name) for name in listdir(model_dir) if name.isdigit())
+
+
 def files_under(path: str) -> List[str]:
     """Every file below the directory `path`, sorted."""
     return sorted(os.path.join(folder, name)

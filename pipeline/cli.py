@@ -11,6 +11,8 @@ import time
 import warnings
 from typing import Optional, Sequence
 
+from serving.client import DEFAULT_TIMEOUT
+
 # TensorFlow's C++ start-up chatter (CUDA not found, cuFFT/cuDNN factories; logged as errors)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Google's client libraries warn that Python 3.10 (and grpcio) is old; the TFX 1.16 stack
@@ -58,7 +60,8 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     version = parser.add_mutually_exclusive_group()
     version.add_argument("--version", type=int, help="a model version (default: the newest)")
     version.add_argument("--label", help="a version label of the server's model config")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds per request")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -312,6 +315,7 @@ def _bench_serving(args: argparse.Namespace) -> int:
     import tensorflow_transform as tft
 
     from components import features
+    from components.pusher import PUSH_OUTCOME
     from pipeline import local_runner
     from pipeline.config import PipelineConfig, ServingConfig
     from serving import benchmark, client
@@ -320,13 +324,17 @@ def _bench_serving(args: argparse.Namespace) -> int:
     root = os.path.abspath(args.pipeline_root)
     config = PipelineConfig(pipeline_root=root, data=_data_config(args), model=_model_config(args),
                             gate=_gate_config(args),
-                            serving=ServingConfig(os.path.join(root, "serving"), "movielens"))
+                            serving=ServingConfig(os.path.join(root, "serving")))
     runs = {r.component: r for r in local_runner.run(config)}
+    pushed = runs["VersionedPusher"].properties["pushed_model"]
+    if not pushed.get("pushed"):
+        raise client.ServingError(f"bench-serving: this run pushed no model: "
+                                  f"{pushed.get(PUSH_OUTCOME)}")
     vocabularies = tft.TFTransformOutput(runs["Transform"].outputs["transform_graph"])
     users, movies = ([v.decode() for v in vocabularies.vocabulary_by_name(name)]
                      for name in (features.USER_VOCABULARY, features.MOVIE_VOCABULARY))
-    version = client.newest_version(os.path.join(config.serving.serving_dir, "movielens"))
-    benchmark.run(version, users, movies, args.report_dir, config.data.source,
+    benchmark.run(pushed["pushed_destination"], users, movies, args.report_dir,
+                  config.data.source,
                   log=lambda line: print(line, flush=True))
     with open(os.path.join(args.report_dir, "serving.md"), encoding="utf-8") as report:
         print(report.read())

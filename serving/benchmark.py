@@ -88,6 +88,7 @@ def run(version_dir: str, user_ids: Sequence[str], movie_ids: Sequence[str], rep
             _latencies_ms(call, 50)
             report["client"][name] = _summary([_latencies_ms(call, requests // 2)
                                                for _ in range(rounds)])
+            transport.close()
             log(f"client {name}: p50 {report['client'][name]['p50_ms']:.3f} ms")
     files.publish_text(os.path.join(report_dir, "serving.json"), json.dumps(report, indent=2))
     files.publish_text(os.path.join(report_dir, "serving.md"), markdown(report))

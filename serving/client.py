@@ -16,6 +16,7 @@ connection, gRPC UNAVAILABLE) is retried, a bounded number of times.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -96,11 +97,23 @@ class ModelSpec:
 # ---------------------------------------------------------------------------------------- REST
 
 
+def _raw_bytes(value) -> bytes:
+    """str -> its bytes; a command-line argument that is not UTF-8 keeps its raw bytes (Python
+    hands them over as surrogates)."""
+    return value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogateescape")
+
+
 def _json_value(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
+    """A JSON element; strings that are not UTF-8 go as {"b64": ...}, which TF Serving
+    decodes for string inputs."""
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, (str, bytes)):
+        raw = _raw_bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(raw).decode("ascii")}
     return value
 
 
@@ -112,6 +125,9 @@ class RestTransport:
                  row_format: bool = False) -> None:
         import requests  # imported here: the --model-dir path never needs it
 
+        if not re.match(r"https?://[^/]+", base_url):
+            raise BadRequest(f"TF Serving's REST address must look like http://HOST:PORT, "
+                             f"got {base_url!r}")
         self._requests = requests
         self._session = requests.Session()
         self.base_url = base_url.rstrip("/")
@@ -120,6 +136,9 @@ class RestTransport:
         self.attempts = attempts
         self.row_format = row_format
         self._outputs: Dict[str, List[str]] = {}  # signature -> output names, from metadata
+
+    def close(self) -> None:
+        self._session.close()
 
     def _model_path(self) -> str:
         path = f"/v1/models/{self.model.name}"
@@ -139,11 +158,19 @@ class RestTransport:
                     method, url, timeout=self.timeout,
                     data=None if body is None else json.dumps(body),
                     headers={"Content-Type": "application/json"})
+            except self._requests.ConnectTimeout:
+                raise Unreachable(f"{describe}: no connection within {self.timeout:g} s") \
+                    from None
             except self._requests.ConnectionError as error:
-                raise _Unavailable(f"cannot connect to {self.base_url} "
-                                   f"({type(error).__name__})") from None
+                if _refused(error):  # nothing was sent: safe to try again
+                    raise _Unavailable(f"connection to {self.base_url} refused") from None
+                raise Unreachable(f"{describe}: the connection failed: {_one_line(error)}") \
+                    from None
             except self._requests.Timeout:
                 raise Unreachable(f"{describe}: no answer within {self.timeout:g} s") from None
+            except self._requests.RequestException as error:
+                raise ServingError(f"{describe}: {type(error).__name__}: {_one_line(error)}") \
+                    from None
             if response.status_code == 503:
                 raise _Unavailable(_error_text(response))
             if response.status_code != 200:
@@ -205,6 +232,13 @@ class RestTransport:
         return {name: np.asarray(value) for name, value in outputs.items()}
 
 
+def _refused(error: Exception) -> bool:
+    from urllib3.exceptions import NewConnectionError
+
+    reason = getattr(error.args[0] if error.args else None, "reason", None)
+    return isinstance(reason, NewConnectionError)
+
+
 def _from_rows(predictions: list, names: List[str]) -> Dict[str, np.ndarray]:
     if len(names) == 1:  # one output: each row is its value
         return {names[0]: np.asarray(predictions)}
@@ -237,6 +271,9 @@ class GrpcTransport:
         self._channel = grpc.insecure_channel(target)
         self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
 
     def _spec(self, signature: str = ""):
         from google.protobuf import wrappers_pb2
@@ -278,9 +315,15 @@ class GrpcTransport:
 
         request = predict_pb2.PredictRequest(model_spec=self._spec(signature))
         for name, values in inputs.items():
-            array = np.asarray(values, dtype=object if _is_text(values) else None)
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(
-                array, dtype=tf.string if array.dtype == object else None, shape=array.shape))
+            try:
+                if _is_text(values):
+                    proto = tf.make_tensor_proto([_raw_bytes(v) for v in values], tf.string)
+                else:
+                    proto = tf.make_tensor_proto(np.asarray(values))
+            except (TypeError, ValueError) as error:
+                raise BadRequest(f"TF Serving at {self.target} (gRPC): input {name!r} is not "
+                                 f"a tensor: {_one_line(error)}") from None
+            request.inputs[name].CopyFrom(proto)
         response = self._call(self._predictions.Predict, request)
         return {name: tf.make_ndarray(tensor) for name, tensor in response.outputs.items()}
 
@@ -294,7 +337,7 @@ class GrpcTransport:
                  "error": v.status.error_message} for v in response.model_version_status]
 
     def metadata(self) -> Dict[str, dict]:
-        import tensorflow as tf
+        from tensorflow.core.framework import types_pb2
         from tensorflow_serving.apis import get_model_metadata_pb2
 
         request = get_model_metadata_pb2.GetModelMetadataRequest(
@@ -302,7 +345,7 @@ class GrpcTransport:
         response = self._call(self._predictions.GetModelMetadata, request)
         signatures = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signatures)
-        return {name: {side: {alias: tf.dtypes.as_dtype(info.dtype).name
+        return {name: {side: {alias: types_pb2.DataType.Name(info.dtype)
                               for alias, info in getattr(signature, side).items()}
                        for side in ("inputs", "outputs")}
                 for name, signature in signatures.signature_def.items()
@@ -310,6 +353,8 @@ class GrpcTransport:
 
 
 def _is_text(values) -> bool:
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind in "OSU"
     return len(values) > 0 and isinstance(values[0], (str, bytes))
 
 
@@ -317,51 +362,52 @@ def _is_text(values) -> bool:
 
 
 def newest_version(model_dir: str) -> str:
-    """The newest complete version directory under `model_dir`, as TF Serving would pick."""
+    """The newest complete version directory under `model_dir` (one with its graph file: on
+    an object store a push writes that file last)."""
     from components import storage
 
     if not storage.exists(model_dir):
         raise NotFound(f"no model directory {model_dir}; push a model first (movielens-tfx run)"
                        " or give --model-dir")
-    versions = [int(name) for name in storage.listdir(model_dir) if name.isdigit()]
-    if not versions:
-        raise NotFound(f"{model_dir} has no version directory (1/, 2/, ...)")
-    return os.path.join(model_dir, str(max(versions)))
+    complete = [v for v in storage.versions(model_dir)
+                if storage.exists(os.path.join(model_dir, str(v), "saved_model.pb"))]
+    if not complete:
+        raise NotFound(f"{model_dir} has no complete version directory (1/, 2/, ... with a "
+                       "saved_model.pb)")
+    return os.path.join(model_dir, str(max(complete)))
 
 
 class LocalTransport:
     """A version directory run through TF Serving's session loader, in this process."""
 
     def __init__(self, model_dir: str, version: Optional[int] = None) -> None:
-        from serving.session_model import SessionModel
+        from serving.session_model import SessionModel, error_line
 
         self.directory = (os.path.join(model_dir, str(version)) if version is not None
                           else newest_version(model_dir))
         if version is not None and not os.path.isdir(self.directory):
             raise NotFound(f"no version {version} in {model_dir}")
-        self._model = SessionModel(self.directory)
+        try:
+            self._model = SessionModel(self.directory)
+        except Exception as error:  # whatever the loader raises, TF Serving would refuse it
+            raise ServingError(f"{self.directory} does not load as TF Serving loads it: "
+                               f"{error_line(error)}") from None
+
+    def close(self) -> None:
+        self._model.close()
 
     def predict(self, signature: str, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
         import tensorflow as tf
-        from serving.session_model import BadInput, SignatureNotFound
+        from serving.session_model import BadInput, SignatureNotFound, error_line
 
         try:
-            return self._model.run(signature, inputs)
+            return self._model.run(signature, {
+                name: [_raw_bytes(v) for v in values] if _is_text(values) else values
+                for name, values in inputs.items()})
         except SignatureNotFound as error:
             raise NotFound(error.args[0]) from None
-        except (BadInput, tf.errors.InvalidArgumentError) as error:
-            raise BadRequest(f"{self.directory}: {_one_line(_tf_message(error))}") from None
-
-    def status(self) -> List[dict]:
-        return [{"version": int(os.path.basename(self.directory)), "state": "AVAILABLE",
-                 "error": ""}]
-
-
-def _tf_message(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error)
-    lines = [line for line in text.splitlines() if line.strip()
-             and not line.startswith("Graph execution error")]
-    return lines[0] if lines else text
+        except (BadInput, ValueError, tf.errors.OpError) as error:
+            raise BadRequest(f"{self.directory}: {error_line(error)}") from None
 
 
 # --------------------------------------------------------------------------- plain results
@@ -391,6 +437,15 @@ class Recommender:
 
     def __init__(self, transport) -> None:
         self.transport = transport
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> "Recommender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def recommend(self, user_ids: Sequence[str], k: Optional[int] = None
                   ) -> List[UserRecommendations]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 
 import tensorflow as tf
+from google.protobuf.message import DecodeError
 from tensorflow_serving.apis import prediction_log_pb2
 
-from serving.session_model import SessionModel
+from serving.session_model import SessionModel, error_line
 
 WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit (saved_model_warmup_util.cc)
@@ -23,24 +24,21 @@ class NotServable(Exception):
     """The model would fail to load or to answer in TF Serving; the message is one line."""
 
 
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    # TF's session errors start with "Graph execution error:"; the cause is the next line.
-    useful = [line for line in lines if not line.startswith("Graph execution error")]
-    return (useful or lines or [type(error).__name__])[0][:300]
-
-
 def warmup_requests(directory: str):
     """The PredictRequests of the model's warm-up file, in order."""
     path = os.path.join(directory, WARMUP_PATH)
     if not tf.io.gfile.exists(path):
         raise NotServable(f"{path} is missing: the export writes one request per signature")
     requests = []
-    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-        log = prediction_log_pb2.PredictionLog.FromString(record)
-        if not log.HasField("predict_log"):
-            raise NotServable(f"{path}: record {len(requests) + 1} is not a predict log")
-        requests.append(log.predict_log.request)
+    try:
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            log = prediction_log_pb2.PredictionLog.FromString(record)
+            if not log.HasField("predict_log"):
+                raise NotServable(f"{path}: record {len(requests) + 1} is not a predict log")
+            requests.append(log.predict_log.request)
+    except (tf.errors.OpError, DecodeError) as error:
+        raise NotServable(f"{path}: record {len(requests) + 1} is unreadable: "
+                          f"{error_line(error)}") from None
     if len(requests) > MAX_WARMUP_RECORDS:
         raise NotServable(f"{path} has {len(requests)} records; TF Serving allows "
                           f"{MAX_WARMUP_RECORDS}")
@@ -54,7 +52,7 @@ def check(directory: str) -> None:
     try:
         model = SessionModel(directory)
     except Exception as error:  # any load failure is the verdict, whatever its type
-        raise NotServable(f"TF Serving's loader cannot load it: {_first_line(error)}") from error
+        raise NotServable(f"TF Serving's loader cannot load it: {error_line(error)}") from error
     with model:
         warmed = set()
         for number, request in enumerate(requests, start=1):
@@ -64,7 +62,7 @@ def check(directory: str) -> None:
                 model.run(name, inputs)
             except Exception as error:  # as TF Serving, any failing request refuses the version
                 raise NotServable(f"warm-up request {number} ({name}) fails: "
-                                  f"{_first_line(error)}") from error
+                                  f"{error_line(error)}") from error
             warmed.add(name)
         cold = sorted(set(model.signatures) - warmed)
         if cold:

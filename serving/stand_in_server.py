@@ -30,7 +30,8 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
-from serving.session_model import SessionModel
+from components import storage
+from serving.session_model import BadInput, SessionModel
 
 DEFAULT_SIGNATURE = "serving_default"
 _POST = re.compile(r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
@@ -38,11 +39,16 @@ _POST = re.compile(r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([
 _GET = re.compile(r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
                   r"(?:/(metadata))?")
 _HTTP_STATUS = {  # absl status code -> HTTP status, as TF Serving's http_server.cc maps them
-    grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.OUT_OF_RANGE: 400, grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.UNAVAILABLE: 503, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-    grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499, grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400, grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409, grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
+# TF's DataTypeString, as TF Serving's messages name dtypes
+_DTYPE_NAMES = {"float32": "float", "float64": "double"}
 
 
 class ServingStatus(Exception):
@@ -66,7 +72,7 @@ class ModelVersions:
 
     def __init__(self, name: str, base_path: str, num_versions: int = 2,
                  labels: Optional[Dict[str, int]] = None) -> None:
-        numbers = sorted((int(n) for n in os.listdir(base_path) if n.isdigit()), reverse=True)
+        numbers = storage.versions(base_path)[::-1]
         self.name = name
         self.versions = {n: SessionModel(os.path.join(base_path, str(n)))
                          for n in numbers[:num_versions]}
@@ -78,6 +84,9 @@ class ModelVersions:
 
     def resolve(self, name: str, version: Optional[int], label: Optional[str]
                 ) -> Tuple[int, SessionModel]:
+        if not name:
+            raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
+                                "ModelSpec has no name specified.")
         if label:
             if name != self.name or label not in self.labels:
                 raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
@@ -113,23 +122,30 @@ def _run(model: SessionModel, signature_name: str, inputs: Dict[str, np.ndarray]
         return model.run(signature_name, inputs)
     except tf.errors.OpError as error:
         raise _status_of_tf_error(error) from None
+    except (BadInput, ValueError) as error:  # a dtype or shape the signature does not take
+        raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
 
 
 # ---------------------------------------------------------------------------------------- REST
 
 
-def _json_dump(value) -> str:
-    return json.dumps(value)
+def _json_kind(value) -> str:
+    """rapidjson's name of a value's type."""
+    if value is None:
+        return "Null"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return {str: "String", dict: "Object", list: "Array"}.get(type(value), "Number")
 
 
-def _from_json(value, dtype: tf.DType, name: str):
+def _from_json(value, dtype: tf.DType):
     """One JSON element of an input, checked against its dtype as json_tensor.cc does."""
-    def wrong(kind: str):
+    def wrong():
         return ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
-                             f"JSON Value: {_json_dump(value)} Type: {kind} is not of expected "
-                             f"type: {dtype.name}")
+                             f"JSON Value: {json.dumps(value)} Type: {_json_kind(value)} is not "
+                             f"of expected type: {_DTYPE_NAMES.get(dtype.name, dtype.name)}")
     if isinstance(value, list):
-        return [_from_json(v, dtype, name) for v in value]
+        return [_from_json(v, dtype) for v in value]
     if isinstance(value, dict):
         if dtype == tf.string and set(value) == {"b64"} and isinstance(value["b64"], str):
             try:
@@ -137,19 +153,21 @@ def _from_json(value, dtype: tf.DType, name: str):
             except ValueError:
                 raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
                                     "Unable to base64 decode") from None
-        raise wrong("Object")
+        raise wrong()
     if dtype == tf.string:
         if not isinstance(value, str):
-            raise wrong(type(value).__name__.replace("str", "String"))
-        return value.encode("utf-8")
-    if dtype == tf.bool:
-        if not isinstance(value, bool):
-            raise wrong("Number" if isinstance(value, (int, float)) else "String")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise wrong("String" if isinstance(value, str) else "Bool")
-    if dtype.is_integer and not isinstance(value, int):
-        raise wrong("Number")
+            raise wrong()
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone \uDCxx escape: rapidjson refuses the document
+            raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
+                                "JSON Parse error: The surrogate pair in string is invalid.") \
+                from None
+    ok = (isinstance(value, bool) if dtype == tf.bool
+          else isinstance(value, int) and not isinstance(value, bool) if dtype.is_integer
+          else isinstance(value, (int, float)) and not isinstance(value, bool))
+    if not ok:
+        raise wrong()
     return value
 
 
@@ -169,19 +187,23 @@ def _columns_from_request(body: dict, signature) -> Dict[str, np.ndarray]:
     dtypes = {n: tf.dtypes.as_dtype(signature.inputs[n].dtype) for n in names}
 
     def array(values, name):
-        converted = _from_json(values, dtypes[name], name)
-        return np.asarray(converted, dtype=object if dtypes[name] == tf.string
-                          else dtypes[name].as_numpy_dtype)
+        converted = _from_json(values, dtypes[name])
+        try:
+            return np.asarray(converted, dtype=object if dtypes[name] == tf.string
+                              else dtypes[name].as_numpy_dtype)
+        except ValueError:  # lists of unequal lengths
+            raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"Encountered list at unexpected size in input {name}") from None
 
     if "instances" in body:
         instances = body["instances"]
         if not isinstance(instances, list):
             raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"JSON Value: {_json_dump(body)} Excepting 'instances' to be "
+                                f"JSON Value: {json.dumps(body)} Excepting 'instances' to be "
                                 "an list/array")
         if not instances:
             raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"JSON Value: {_json_dump(body)} No values in 'instances' array")
+                                f"JSON Value: {json.dumps(body)} No values in 'instances' array")
         named = isinstance(instances[0], dict) and set(instances[0]) != {"b64"}
         if not named:
             if len(names) > 1:
@@ -193,7 +215,7 @@ def _columns_from_request(body: dict, signature) -> Dict[str, np.ndarray]:
             if not isinstance(instance, dict) or set(instance) != set(names):
                 raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
                                     f"Failed to process element: {i} of 'instances' list. JSON "
-                                    f"object: {_json_dump(instance)} keys must be equal to: "
+                                    f"object: {json.dumps(instance)} keys must be equal to: "
                                     f"{','.join(names)}")
         return {n: array([instance[n] for instance in instances], n) for n in names}
     inputs = body["inputs"]
@@ -213,6 +235,9 @@ def _columns_from_request(body: dict, signature) -> Dict[str, np.ndarray]:
 class _RestHandler(http.server.BaseHTTPRequestHandler):
     models: ModelVersions  # set on the subclass made per server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the body waits for the
+    # client's delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
 
     def log_message(self, *args) -> None:  # quiet: tests and benchmarks read their own output
         pass
@@ -242,6 +267,9 @@ class _RestHandler(http.server.BaseHTTPRequestHandler):
             self._send(200, self._answer(method, path, body))
         except ServingStatus as status:
             self._error(status)
+        except Exception as error:  # a bug here must still answer, as TF Serving would
+            self._error(ServingStatus(grpc.StatusCode.INTERNAL,
+                                      f"{type(error).__name__}: {error}"))
 
     def _answer(self, method: str, path: str, body: bytes) -> str:
         malformed = ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
@@ -280,22 +308,22 @@ class _RestHandler(http.server.BaseHTTPRequestHandler):
                                 "JSON Parse error: The document is empty")
         if not isinstance(request, dict):
             raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"JSON Value: {_json_dump(request)} Is not object")
+                                f"JSON Value: {json.dumps(request)} Is not object")
         signature_name = request.get("signature_name", DEFAULT_SIGNATURE)
         if not isinstance(signature_name, str):
             raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"JSON Value: {_json_dump(request)} not formatted correctly. "
+                                f"JSON Value: {json.dumps(request)} not formatted correctly. "
                                 "'signature_name' key must be a string value.")
-        if ("inputs" in request) == ("instances" in request):
-            raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, (
-                f"JSON Value: {_json_dump(request)} Not formatted correctly expecting only one "
-                "of 'inputs' or 'instances' keys to exist " if "inputs" in request
-                else "Missing 'inputs' or 'instances' key"))
         _, model = self.models.resolve(name, version, label)
         if signature_name not in model.signatures:
             raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
                                 f'Serving signature name: "{signature_name}" not found in '
                                 "signature def")
+        if ("inputs" in request) == ("instances" in request):
+            raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, (
+                f"JSON Value: {json.dumps(request)} Not formatted correctly expecting only one "
+                "of 'inputs' or 'instances' keys to exist " if "inputs" in request
+                else "Missing 'inputs' or 'instances' key"))
         outputs = _run(model, signature_name,
                        _columns_from_request(request, model.signatures[signature_name]))
         rendered = {n: _to_json(v, n) for n, v in outputs.items()}
@@ -326,7 +354,7 @@ class _RestHandler(http.server.BaseHTTPRequestHandler):
 
 def _signature_map(model: SessionModel) -> get_model_metadata_pb2.SignatureDefMap:
     signatures = get_model_metadata_pb2.SignatureDefMap()
-    for name, signature in model.signatures.items():
+    for name, signature in model.signature_defs.items():
         signatures.signature_def[name].CopyFrom(signature)
     return signatures
 
@@ -364,12 +392,16 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 raise ServingStatus(grpc.StatusCode.FAILED_PRECONDITION,
                                     f'Serving signature key "{name}" not found.')
             expected, sent = set(model.signatures[name].inputs), set(request.inputs)
-            if expected != sent:
+            if len(expected) != len(sent):
                 raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, (
                     f"input size does not match signature: {len(sent)}!={len(expected)} "
                     f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}})"
                     f". Sent extra: {{{','.join(sorted(sent - expected))}}}. Missing but "
                     f"required: {{{','.join(sorted(expected - sent))}}}."))
+            if expected != sent:
+                raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, (
+                    f"Signature input alias: {sorted(expected - sent)[0]} not found in request "
+                    "and no default value provided."))
             outputs = _run(model, name, {k: tf.make_ndarray(v)
                                          for k, v in request.inputs.items()})
         except ServingStatus as status:
@@ -447,9 +479,10 @@ class StandInServer:
         return self
 
     def stop(self) -> None:
-        self._http.shutdown()
+        if self._thread.is_alive():
+            self._http.shutdown()
         self._http.server_close()
-        self._grpc.stop(grace=None)
+        self._grpc.stop(grace=1).wait()  # requests in flight finish before sessions close
         self.models.close()
 
     def __enter__(self) -> "StandInServer":

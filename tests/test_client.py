@@ -14,15 +14,18 @@ import numpy as np
 import pytest
 
 from pipeline import cli
-from serving import client
+from serving import client, export, servable
 from serving.stand_in_server import StandInServer
 
 
 @pytest.fixture(scope="module")
 def server(exported, tmp_path_factory):
+    """Version 1 returns 5 movies a user, version 2 (the newest) 3; label "stable" is 1."""
     base = tmp_path_factory.mktemp("serving") / "movielens"
-    for version in ("1", "2"):
-        shutil.copytree(exported["path"], base / version)
+    shutil.copytree(exported["path"], base / "1")
+    module = export.RecommenderModule(exported["model"], exported["transform_layer"],
+                                      exported["catalogue"], top_k=3)
+    export.export(module, str(base / "2"), exported["users"][0], exported["movie_ids"][0])
     with StandInServer(str(base), labels={"stable": 1}) as running:
         yield dict(running=running, base=str(base))
 
@@ -87,8 +90,8 @@ def test_recommender_gives_plain_python_results(transports, exported, kind):
 
 
 def test_k_beyond_the_exported_top_k_is_refused(transports, exported):
-    with pytest.raises(client.BadRequest, match="k must be between 1 and 5"):
-        client.Recommender(transports["rest"]).recommend([exported["users"][0]], k=6)
+    with pytest.raises(client.BadRequest, match="k must be between 1 and 3"):
+        client.Recommender(transports["rest"]).recommend([exported["users"][0]], k=4)
 
 
 @pytest.mark.parametrize("kind", ["rest", "grpc"])
@@ -99,17 +102,19 @@ def test_status_and_metadata(transports, kind):
     metadata = transport.metadata()
     assert set(metadata) == {"retrieve", "rate", "recommend", "lookup_movie", "serving_default"}
     assert set(metadata["rate"]["inputs"]) == {"user_id", "movie_id"}
-    assert metadata["rate"]["outputs"] == {"rating": "DT_FLOAT" if kind == "rest" else "float32"}
+    assert metadata["rate"]["outputs"] == {"rating": "DT_FLOAT"}
 
 
-@pytest.mark.parametrize("kind", ["rest", "grpc"])
+@pytest.mark.parametrize("kind", ["rest", "rest-rows", "grpc", "disk"])
 def test_a_version_or_a_label_picks_the_model(server, exported, kind):
-    user = exported["users"][0]
-    by_version = _transport(server, kind, version=1)
-    by_label = _transport(server, kind, label="stable")
-    assert by_version.predict("rate", {"user_id": [user], "movie_id": [user]})["rating"].shape \
-        == (1,)
-    assert by_label.predict("retrieve", {"user_id": [user]})["scores"].shape == (1, 5)
+    def movies_per_user(**spec):
+        transport = _transport(server, kind, **spec)
+        return transport.predict("retrieve", {"user_id": exported["users"][:1]})["scores"].shape
+
+    assert movies_per_user() == (1, 3)  # the newest version
+    assert movies_per_user(version=1) == (1, 5)
+    if kind != "disk":
+        assert movies_per_user(label="stable") == (1, 5)
 
 
 @pytest.mark.parametrize("kind", ["rest", "grpc"])
@@ -141,6 +146,41 @@ def test_malformed_requests_are_bad_requests_in_one_line(transports, exported, k
     assert "\n" not in str(wrong_name.value) + str(lengths.value)
 
 
+@pytest.mark.parametrize("kind", KINDS + ["disk"])
+def test_ids_that_are_not_utf8_are_unknown_ids_not_errors(transports, kind):
+    recommender = client.Recommender(transports[kind])
+    # b"\xff" as bytes, and as the command line hands it over (a surrogate escape)
+    for user in (b"\xff", b"\xff".decode("utf-8", "surrogateescape")):
+        [result] = recommender.recommend([user])
+        assert not result.personalized
+
+
+@pytest.mark.parametrize("kind", ["rest", "grpc", "disk"])
+def test_inputs_of_the_wrong_type_or_shape_are_bad_requests(transports, kind):
+    with pytest.raises(client.BadRequest):
+        transports[kind].predict("retrieve", {"user_id": [7]})
+    with pytest.raises(client.BadRequest):
+        transports[kind].predict("retrieve", {"user_id": [["1"], ["2", "3"]]})
+
+
+def test_on_disk_the_newest_complete_version_is_used(server, tmp_path):
+    base = tmp_path / "movielens"
+    shutil.copytree(server["base"] + "/1", base / "1")
+    (base / "7" / "variables").mkdir(parents=True)  # a push still copying, or broken
+    assert client.newest_version(str(base)) == str(base / "1")
+    (base / "7" / "saved_model.pb").write_bytes(b"not a graph")
+    with pytest.raises(client.ServingError, match="does not load as TF Serving loads it"):
+        client.LocalTransport(str(base))
+
+
+def test_a_corrupt_warmup_file_is_not_servable(server, tmp_path):
+    version = tmp_path / "1"
+    shutil.copytree(server["base"] + "/1", version)
+    (version / servable.WARMUP_PATH).write_bytes(b"not a TFRecord file at all")
+    with pytest.raises(servable.NotServable, match="is unreadable"):
+        servable.check(str(version))
+
+
 def test_row_format_rejects_an_empty_batch_as_tf_serving_does(server):
     transport = client.RestTransport(server["running"].rest_url, row_format=True)
     with pytest.raises(client.BadRequest, match="No values in 'instances' array"):
@@ -166,6 +206,8 @@ def _free_port():
 
 def test_an_unreachable_server_is_retried_a_bounded_number_of_times():
     port = _free_port()  # nothing listens there
+    with pytest.raises(client.BadRequest, match="must look like http://HOST:PORT"):
+        client.RestTransport(f"127.0.0.1:{port}")
     for transport in (client.RestTransport(f"http://127.0.0.1:{port}", attempts=2),
                       client.GrpcTransport(f"127.0.0.1:{port}", attempts=2, timeout=2)):
         started = time.monotonic()
