@@ -20,7 +20,12 @@ setup(
         "tensorflow-datasets",
         "kfp-pipeline-spec",
         "matplotlib",
+        # the serving client (serving/client.py): TF Serving's REST and gRPC APIs
+        "requests",
+        "grpcio",
+        "tensorflow-serving-api",
     ],
-    extras_require={"dev": ["pytest"]},
+    # tests/test_deploy.py loads the Kubernetes manifests into the client's models
+    extras_require={"dev": ["pytest", "kubernetes", "pyyaml"]},
     entry_points={"console_scripts": ["movielens-tfx=pipeline.cli:main"]},
 )
