@@ -461,7 +461,11 @@ class StandInServer:
                  grpc_port: int = 0) -> None:
         self.models = ModelVersions(model_name, base_path, num_versions, labels)
         handler = type("RestHandler", (_RestHandler,), {"models": self.models})
-        self._http = http.server.ThreadingHTTPServer(("127.0.0.1", rest_port), handler)
+        try:
+            self._http = http.server.ThreadingHTTPServer(("127.0.0.1", rest_port), handler)
+        except OSError:  # the port is taken: release the loaded sessions
+            self.models.close()
+            raise
         self._http.daemon_threads = True
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(

@@ -267,6 +267,46 @@ def test_only_unavailable_is_retried(scripted):
     assert calls == [400]
 
 
+def test_grpc_retries_only_unavailable():
+    from concurrent import futures
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    class Scripted(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def __init__(self, script):
+            self.script, self.calls = script, []
+
+        def Predict(self, request, context):  # noqa: N802
+            code = self.script[len(self.calls)] if len(self.calls) < len(self.script) else None
+            self.calls.append(code)
+            if code is not None:
+                context.abort(code, "scripted")
+            return predict_pb2.PredictResponse()
+
+    for script, attempts, expected_calls, error in [
+            ([grpc.StatusCode.UNAVAILABLE] * 2, 3, 3, None),
+            ([grpc.StatusCode.UNAVAILABLE] * 3, 2, 2, client.Unreachable),
+            ([grpc.StatusCode.INVALID_ARGUMENT], 3, 1, client.BadRequest),
+            ([grpc.StatusCode.INTERNAL], 3, 1, client.ServingError)]:
+        servicer = Scripted(script)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(servicer, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        transport = client.GrpcTransport(f"127.0.0.1:{port}", attempts=attempts)
+        try:
+            if error is None:
+                assert transport.predict("s", {"x": [1.0]}) == {}
+            else:
+                with pytest.raises(error, match="scripted"):
+                    transport.predict("s", {"x": [1.0]})
+        finally:
+            transport.close()
+            server.stop(None)
+        assert len(servicer.calls) == expected_calls, script
+
+
 def test_a_slow_server_times_out_without_retry(scripted):
     url, calls = scripted(["sleep"])
     with pytest.raises(client.Unreachable, match="no answer within 0.5 s"):
