@@ -47,6 +47,18 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="override one GateConfig field, e.g. --gate max_rmse=1.0 (repeatable)")
 
 
+def _add_image_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--image", default=None,
+        help="this project's container image (Dockerfile): what Kubeflow's pods and remote Beam "
+             "workers (Dataflow, Flink, Spark) run; the local runners ignore it")
+
+
+def _image(args: argparse.Namespace) -> dict:
+    """PipelineConfig's image argument, if the command line gave one."""
+    return {"image": args.image} if args.image else {}
+
+
 def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--server", metavar="URL",
@@ -78,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                      help="an extra Beam pipeline option, e.g. --beam-arg=--runner=DataflowRunner"
                           " (repeatable)")
+    _add_image_option(run)
     run.add_argument("--serving-dir", default="serving_model",
                      help="blessed models go to SERVING_DIR/MODEL_NAME/<version>/")
     run.add_argument("--model-name", default="movielens")
@@ -91,8 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--output", required=True,
                           help="pipeline.yaml (PipelineSpec for KFP on GKE) or pipeline.json "
                                "(Vertex AI PipelineJob)")
-    compile_.add_argument("--image", default=None,
-                          help="container image with this package (see Dockerfile)")
+    _add_image_option(compile_)
     compile_.add_argument("--pipeline-root", required=True,
                           help="where the pipeline writes artifacts, e.g. gs://BUCKET/root")
     compile_.add_argument("--serving-dir", required=True,
@@ -220,6 +232,7 @@ def _run(args: argparse.Namespace) -> int:
         enable_cache=not args.no_cache,
         beam_workers=args.beam_workers,
         extra_beam_args=tuple(args.beam_args),
+        **_image(args),
     )
     _configure_logging(args.verbose)
     started = time.monotonic()
@@ -290,9 +303,9 @@ def _compile(args: argparse.Namespace) -> int:
     config = PipelineConfig(
         pipeline_root=args.pipeline_root, data=_data_config(args), model=_model_config(args),
         gate=_gate_config(args), serving=ServingConfig(args.serving_dir, args.model_name),
-        extra_beam_args=tuple(args.beam_args))
+        extra_beam_args=tuple(args.beam_args), **_image(args))
     path = kubeflow_runner.compile_pipeline(
-        config, args.output, args.image or kubeflow_runner.DEFAULT_IMAGE)
+        config, args.output)
     print(f"Compiled '{config.pipeline_name}' for Kubeflow Pipelines v2: {path}")
     return 0
 

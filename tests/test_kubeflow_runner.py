@@ -1,5 +1,6 @@
 """The Kubeflow Pipelines v2 compile: parsed back with the kfp-pipeline-spec protos."""
 
+import dataclasses
 import json
 import os
 
@@ -9,11 +10,11 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import kubeflow_runner
-from pipeline.config import ConfigError, PipelineConfig, ServingConfig
+from pipeline.config import ConfigError, DataConfig, PipelineConfig, ServingConfig
 
-CONFIG = PipelineConfig(pipeline_root="gs://bucket/root",
-                        serving=ServingConfig("gs://bucket/serving", "movielens"))
 IMAGE = "gcr.io/project/movielens-tfx:test"
+CONFIG = PipelineConfig(pipeline_root="gs://bucket/root",
+                        serving=ServingConfig("gs://bucket/serving", "movielens"), image=IMAGE)
 # Each component and the one it must run after.
 ORDER = [("Transform", "MovieLensExampleGen"), ("Trainer", "Transform"),
          ("Evaluator", "Trainer"), ("VersionedPusher", "Evaluator")]
@@ -22,7 +23,7 @@ ORDER = [("Transform", "MovieLensExampleGen"), ("Trainer", "Transform"),
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("kfp") / "pipeline.yaml")
-    kubeflow_runner.compile_pipeline(CONFIG, path, IMAGE)
+    kubeflow_runner.compile_pipeline(CONFIG, path)
     with open(path) as compiled:
         return json_format.ParseDict(yaml.safe_load(compiled),
                                      pipeline_spec_pb2.PipelineSpec())
@@ -48,11 +49,30 @@ def test_every_executor_uses_the_image_and_the_module_paths_are_set(spec):
 
 def test_json_is_a_vertex_pipeline_job(tmp_path):
     path = str(tmp_path / "pipeline.json")
-    kubeflow_runner.compile_pipeline(CONFIG, path, IMAGE)
+    kubeflow_runner.compile_pipeline(CONFIG, path)
     with open(path) as compiled:
         job = json.load(compiled)
     json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
+
+
+def test_yaml_carries_the_pipeline_root(spec):
+    assert spec.default_pipeline_root == "gs://bucket/root"
+
+
+def test_beam_workers_get_the_project_image_not_a_throwaway_tfx_build(spec):
+    text = json_format.MessageToJson(spec)
+    assert f"--sdk_container_image={IMAGE}" in text
+    assert "--extra_package" not in text
+
+
+def test_a_local_data_path_is_refused(tmp_path):
+    local = tmp_path / "ml-100k"
+    local.mkdir()
+    config = dataclasses.replace(CONFIG, data=DataConfig(source=str(local)))
+    with pytest.raises(ConfigError, match="cluster's pods cannot read"):
+        kubeflow_runner.compile_pipeline(config, str(tmp_path / "pipeline.yaml"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-100k"]
 
 
 def test_other_extensions_are_refused(tmp_path):

@@ -6,6 +6,11 @@ from trainer.data import Ratings
 
 # 3 users (index 3 = OOV), 4 movies. Scores rank movies 0 > 1 > 2 > 3 for every user.
 SCORES = np.tile(np.array([4.0, 3.0, 2.0, 1.0]), (4, 1))
+
+
+def SCORER(users):
+    return SCORES[users]
+
 TRAIN = Ratings(np.array([0, 1]), np.array([0, 0]), np.array([1.0, 0.5], dtype=np.float32))
 EVAL = Ratings(np.array([0, 0, 1, 2]), np.array([1, 3, 2, 0]),
                np.array([1.0, 1.0, 0.25, 1.0], dtype=np.float32))
@@ -17,20 +22,20 @@ def test_rmse():
 
 def test_top_k_accuracy_counts_pairs():
     # top-2 for everyone is {0, 1}: pairs (0,1) and (2,0) hit, (0,3) and (1,2) miss.
-    assert metrics.top_k_accuracy(SCORES, EVAL, 2) == 0.5
+    assert metrics.top_k_accuracy(SCORER, EVAL, 2) == 0.5
     five = EVAL.rating == 1.0
-    assert metrics.top_k_accuracy(SCORES, EVAL, 2, only=five) == pytest.approx(2 / 3)
+    assert metrics.top_k_accuracy(SCORER, EVAL, 2, only=five) == pytest.approx(2 / 3)
 
 
 def test_top_k_accuracy_can_exclude_training_movies():
     seen = metrics.seen_matrix(TRAIN, num_users=3, num_movies=4)
     # Users 0 and 1 saw movie 0, so their top-2 becomes {1, 2}: (0,1) and (1,2) hit.
-    assert metrics.top_k_accuracy(SCORES, EVAL, 2, exclude=seen) == 0.75
+    assert metrics.top_k_accuracy(SCORER, EVAL, 2, exclude=seen) == 0.75
 
 
 def test_recall_and_ndcg():
     seen = metrics.seen_matrix(TRAIN, num_users=3, num_movies=4)
-    got = metrics.recall_and_ndcg_at_k(SCORES, EVAL, 2, seen)
+    got = metrics.recall_and_ndcg_at_k(SCORER, EVAL, 2, seen)
     # user 0: top {1, 2}, relevant {1, 3}: recall 1/2, dcg 1, ideal 1 + 1/log2(3)
     # user 1: top {1, 2}, relevant {2}: recall 1, dcg 1/log2(3), ideal 1
     # user 2: top {0, 1}, relevant {0}: recall 1, dcg 1, ideal 1
@@ -40,15 +45,41 @@ def test_recall_and_ndcg():
 
 
 def test_most_popular_ranks_by_training_count():
-    scores = metrics.most_popular_scores(TRAIN, num_users=3, num_movies=4)
-    assert scores.shape == (4, 4)
-    assert np.argmax(scores[2]) == 0
+    scores = metrics.most_popular_scorer(TRAIN, num_movies=4)(np.array([1, 2]))
+    assert scores.shape == (2, 4)
+    assert np.argmax(scores[1]) == 0
+
+
+def test_blocks_of_users_give_the_exact_dense_answer(monkeypatch):
+    """Scores are taken for a few users at a time; the result must not depend on it."""
+    rng = np.random.default_rng(0)
+    users, movies = rng.normal(size=(50, 4)), rng.normal(size=(30, 4))
+    train = Ratings(rng.integers(0, 49, 300), rng.integers(0, 30, 300),
+                    np.ones(300, np.float32))
+    evaluation = Ratings(rng.integers(0, 49, 200), rng.integers(0, 30, 200),
+                         rng.choice([0.5, 1.0], 200).astype(np.float32))
+    scorer = metrics.embedding_scorer(users, movies)
+    whole = metrics.retrieval_report(scorer, train, evaluation, 49, 30)
+    monkeypatch.setattr(metrics, "BLOCK_SCORES", 70)  # blocks of 2 users
+    calls = []
+    blocked = metrics.retrieval_report(lambda u: (calls.append(len(u)), scorer(u))[1],
+                                       train, evaluation, 49, 30)
+    assert blocked == whole and max(calls) == 2
+    dense = users @ movies.T  # the same metric by hand: top 100 over 30 movies hits all
+    assert whole["top100"] == 1.0
+    seen = metrics.seen_matrix(train, 49, 30).toarray()[:50, :30]
+    dense[seen[: len(dense)]] = -np.inf
+    top10 = np.argsort(-dense, axis=1, kind="stable")[:, :10]
+    five = evaluation.rating == 1.0
+    expected = np.mean([m in top10[u] for u, m in zip(evaluation.user_index[five],
+                                                       evaluation.movie_index[five])])
+    assert whole["top10_5star_seen_excluded"] == pytest.approx(expected)
 
 
 def test_unknown_eval_movie_is_a_miss():
     unknown = Ratings(np.array([0]), np.array([4]), np.array([1.0], dtype=np.float32))
-    assert metrics.top_k_accuracy(SCORES, unknown, 4) == 0.0
+    assert metrics.top_k_accuracy(SCORER, unknown, 4) == 0.0
 
 
 def test_k_beyond_the_catalogue_returns_every_movie():
-    assert metrics.top_k_accuracy(SCORES, EVAL, 100) == 1.0
+    assert metrics.top_k_accuracy(SCORER, EVAL, 100) == 1.0

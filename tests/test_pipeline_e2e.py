@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import pytest
 import tensorflow as tf
@@ -69,11 +70,25 @@ def first_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("root")
     config = PipelineConfig(pipeline_root=str(root), data=DATA, model=MODEL, gate=GATE,
                             serving=ServingConfig(str(root / "serving"), "movielens"))
-    return config, local_runner.run(config)
+    # The run's temp folder, to check what it leaves there.
+    temp, tempfile.tempdir = tempfile.tempdir, str(tmp_path_factory.mktemp("temp"))
+    try:
+        runs = local_runner.run(config)
+        left_in_temp = sorted(os.path.relpath(os.path.join(folder, name), tempfile.tempdir)
+                              for folder, names, _ in os.walk(tempfile.tempdir) for name in names)
+    finally:
+        tempfile.tempdir = temp
+    return config, runs, left_in_temp
+
+
+def test_no_throwaway_tfx_build_is_made_or_left(first_run):
+    *_, left_in_temp = first_run
+    assert not [path for path in left_in_temp if path.endswith(os.path.join("build", "tfx"))
+                or "build" in path.split(os.sep)], left_in_temp
 
 
 def test_every_component_runs_and_is_recorded(first_run):
-    config, runs = first_run
+    config, runs, _ = first_run
     assert sorted(r.component for r in runs) == sorted(COMPONENTS)
     assert not any(r.cached for r in runs)
     store = metadata_store.MetadataStore(local_runner.metadata_config(config))
@@ -85,7 +100,7 @@ def test_every_component_runs_and_is_recorded(first_run):
 
 
 def test_the_blessed_model_is_pushed_as_version_1(first_run):
-    config, runs = first_run
+    config, runs, _ = first_run
     assert _blessed(_by_name(runs)["Evaluator"])
     assert _versions(config) == [1]
     served = os.path.join(config.serving.serving_dir, "movielens", "1")
@@ -105,7 +120,7 @@ CLI_INPUTS = {
 
 @pytest.mark.parametrize("signature", sorted(CLI_INPUTS))
 def test_saved_model_cli_runs_every_signature_of_the_pushed_model(first_run, signature):
-    config, _ = first_run
+    config, _, _ = first_run
     served = os.path.join(config.serving.serving_dir, "movielens", "1")
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     done = subprocess.run(
@@ -120,7 +135,7 @@ def test_saved_model_cli_runs_every_signature_of_the_pushed_model(first_run, sig
 
 
 def test_examples_hold_both_splits_without_overlap(first_run):
-    _, runs = first_run
+    _, runs, _ = first_run
     uri = _by_name(runs)["MovieLensExampleGen"].outputs["examples"]
     train, evaluation = _read_split(uri, "train"), _read_split(uri, "eval")
     assert (len(train), len(evaluation)) == (2400, 600)
@@ -130,7 +145,7 @@ def test_examples_hold_both_splits_without_overlap(first_run):
 
 
 def test_transform_output_has_vocabularies_and_transformed_splits(first_run):
-    _, runs = first_run
+    _, runs, _ = first_run
     transform = _by_name(runs)["Transform"].outputs
     output = tft.TFTransformOutput(transform["transform_graph"])
     train_users = {user for user, _ in _pairs(_read_split(_by_name(runs)["MovieLensExampleGen"].outputs["examples"], "train"))}
@@ -143,7 +158,7 @@ def test_transform_output_has_vocabularies_and_transformed_splits(first_run):
 
 
 def test_trainer_exports_a_servable_model(first_run):
-    _, runs = first_run
+    _, runs, _ = first_run
     trainer = _by_name(runs)["Trainer"]
     serving = os.path.join(trainer.outputs["model"], "Format-Serving")
     with SessionModel(serving) as model:
@@ -159,7 +174,7 @@ def test_trainer_exports_a_servable_model(first_run):
 
 
 def test_second_run_is_served_from_cache(first_run):
-    config, runs = first_run
+    config, runs, _ = first_run
     again = local_runner.run(config)
     assert all(r.cached for r in again if r.outputs), [(r.component, r.cached) for r in again]
     assert {r.component: r.outputs for r in again} == {r.component: r.outputs for r in runs}
@@ -169,7 +184,7 @@ def test_second_run_is_served_from_cache(first_run):
 def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(first_run):
     """Passes the absolute bounds but is much worse than the blessed model: the change
     thresholds against the latest blessed model stop it."""
-    config, _ = first_run
+    config, _, _ = first_run
     worse = dataclasses.replace(config, model=dataclasses.replace(
         MODEL, learning_rate=1e-7, epochs=1))
     runs = _by_name(local_runner.run(worse))
@@ -180,7 +195,7 @@ def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(first_run):
 
 
 def test_a_candidate_failing_an_absolute_bound_is_not_pushed(first_run):
-    config, _ = first_run
+    config, _, _ = first_run
     strict = dataclasses.replace(config, gate=GateConfig(max_rmse=0.1),
                                  model=dataclasses.replace(MODEL, seed=1))
     runs = _by_name(local_runner.run(strict))
@@ -189,7 +204,7 @@ def test_a_candidate_failing_an_absolute_bound_is_not_pushed(first_run):
 
 
 def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path):
-    config, runs = first_run
+    config, runs, _ = first_run
     data = synthetic.generate(SyntheticConfig(num_users=10, num_movies=20, num_ratings=100))
     synthetic.write_ml100k(data, str(tmp_path))
     with open(tmp_path / "u.data", "a") as out:
@@ -207,7 +222,7 @@ def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path
 
 def test_a_model_code_edit_reruns_the_trainer_but_not_the_data_components(first_run,
                                                                           monkeypatch):
-    config, runs = first_run
+    config, runs, _ = first_run
     real_digest = code_version.digest
     monkeypatch.setattr(code_version, "digest", lambda packages: (
         "edited-model-code" if "trainer" in packages else real_digest(packages)))
