@@ -57,8 +57,8 @@ def evaluate(model: MultiTaskRecommender, train_set: Ratings, eval_set: Ratings,
              num_users: int, num_movies: int) -> Dict[str, float]:
     users = model.user_vectors(tf.range(num_users + 1, dtype=tf.int64))
     movies = model.movie_embedding.embeddings[:num_movies]
-    scores = tf.matmul(users, movies, transpose_b=True).numpy()
-    report = metrics.retrieval_report(scores, train_set, eval_set, num_users, num_movies)
+    scorer = metrics.embedding_scorer(users.numpy(), np.asarray(movies))
+    report = metrics.retrieval_report(scorer, train_set, eval_set, num_users, num_movies)
     user_index = tf.constant(eval_set.user_index)
     movie_index = tf.constant(eval_set.movie_index)
     predicted = model.rate(tf.gather(users, user_index), model.movie_vectors(movie_index),
@@ -70,8 +70,8 @@ def evaluate(model: MultiTaskRecommender, train_set: Ratings, eval_set: Ratings,
 
 def most_popular(train_set: Ratings, eval_set: Ratings, num_users: int,
                  num_movies: int) -> Dict[str, float]:
-    scores = metrics.most_popular_scores(train_set, num_users, num_movies)
-    report = metrics.retrieval_report(scores, train_set, eval_set, num_users, num_movies)
+    scorer = metrics.most_popular_scorer(train_set, num_movies)
+    report = metrics.retrieval_report(scorer, train_set, eval_set, num_users, num_movies)
     report["rmse_unit"] = metrics.rmse(np.full(len(eval_set), train_set.rating.mean()),
                                        eval_set.rating)
     report["rmse_stars"] = 4.0 * report["rmse_unit"]

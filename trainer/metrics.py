@@ -1,5 +1,9 @@
 """Offline quality metrics, computed exactly (brute force over every movie) in numpy.
 
+Scores come from a `Scorer`: a function from user indices to their scores over every movie
+([len(users), num_movies]). It is called for blocks of users, so memory stays bounded by
+`BLOCK_SCORES` floats whatever the number of users; nothing builds users x movies.
+
 Definitions (also in the README):
 - rmse: root mean squared error of the predicted normalised rating, on [0, 1]; x4 for stars.
 - top_k_accuracy: the share of eval (user, movie) pairs whose movie is among the user's k
@@ -13,12 +17,15 @@ Definitions (also in the README):
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 import scipy.sparse as sparse
 
 from trainer.data import Ratings
+
+Scorer = Callable[[np.ndarray], np.ndarray]
+BLOCK_SCORES = 1 << 24  # scores held at once: 64 MB of float32
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -26,74 +33,103 @@ def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
 
 
 def seen_matrix(train: Ratings, num_users: int, num_movies: int) -> sparse.csr_matrix:
-    """users x movies, 1 where the user rated the movie in training."""
+    """users x movies, 1 where the user rated the movie in training (sparse)."""
     ones = np.ones(len(train), dtype=bool)
     return sparse.csr_matrix((ones, (train.user_index, train.movie_index)),
                              shape=(num_users + 1, num_movies + 1))
 
 
-def top_k_movies(scores: np.ndarray, k: int, exclude: Optional[sparse.csr_matrix] = None,
-                 users: Optional[np.ndarray] = None) -> np.ndarray:
-    """Indices of the k best-scored movies per row of `scores` (rows are `users`).
-
-    A catalogue smaller than k returns every movie.
-    """
-    scores = np.array(scores, dtype=np.float64, copy=True)
+def _block_top_k(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, scores.shape[1])
-    if exclude is not None:
-        mask = exclude[users][:, : scores.shape[1]].toarray()
-        scores[mask] = -np.inf
     top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
     return np.take_along_axis(top, order, axis=1)
 
 
-def top_k_accuracy(scores_by_user: np.ndarray, evaluation: Ratings, k: int,
+def top_k_movies(scorer: Scorer, users: np.ndarray, k: int,
+                 exclude: Optional[sparse.csr_matrix] = None) -> np.ndarray:
+    """Indices of the k best-scored movies of each user in `users`, best first, scoring
+    blocks of users at a time. A catalogue smaller than k returns every movie."""
+    users = np.asarray(users)
+    blocks, start, block_size = [], 0, 1  # the first block tells the catalogue's size
+    while start < len(users):
+        block = users[start: start + block_size]
+        scores = np.array(scorer(block), dtype=np.float32, copy=True)
+        if exclude is not None:
+            seen = exclude[block][:, : scores.shape[1]].tocoo()
+            scores[seen.row, seen.col] = -np.inf
+        blocks.append(_block_top_k(scores, k))
+        start += len(block)
+        block_size = max(1, BLOCK_SCORES // max(scores.shape[1], 1))
+    return np.concatenate(blocks) if blocks else np.zeros((0, k), dtype=np.int64)
+
+
+def _hits(top: np.ndarray, users: np.ndarray, pairs: Ratings) -> np.ndarray:
+    """For each pair, whether its movie is in its user's row of `top` (rows are `users`)."""
+    row_of = np.full(int(max(users.max(initial=0), pairs.user_index.max(initial=0))) + 1, -1)
+    row_of[users] = np.arange(len(users))
+    return (top[row_of[pairs.user_index]] == pairs.movie_index[:, None]).any(axis=1)
+
+
+def top_k_accuracy(scorer: Scorer, evaluation: Ratings, k: int,
                    only: Optional[np.ndarray] = None,
                    exclude: Optional[sparse.csr_matrix] = None) -> float:
-    """`scores_by_user[u]` scores every movie for user index u."""
     pairs = evaluation if only is None else evaluation.take(np.flatnonzero(only))
     users = np.unique(pairs.user_index)
-    top = top_k_movies(scores_by_user[users], k, exclude, users)
-    row_of = np.full(scores_by_user.shape[0], -1)
-    row_of[users] = np.arange(len(users))
-    hits = (top[row_of[pairs.user_index]] == pairs.movie_index[:, None]).any(axis=1)
-    return float(hits.mean())
+    return float(_hits(top_k_movies(scorer, users, k, exclude), users, pairs).mean())
 
 
-def recall_and_ndcg_at_k(scores_by_user: np.ndarray, evaluation: Ratings, k: int,
+def recall_and_ndcg_at_k(scorer: Scorer, evaluation: Ratings, k: int,
                          exclude: sparse.csr_matrix) -> Dict[str, float]:
     users = np.unique(evaluation.user_index)
-    top = top_k_movies(scores_by_user[users], k, exclude, users)
+    top = top_k_movies(scorer, users, k, exclude)
+    return _recall_and_ndcg(top, users, evaluation, k)
+
+
+def _recall_and_ndcg(top: np.ndarray, users: np.ndarray, evaluation: Ratings,
+                     k: int) -> Dict[str, float]:
+    top = top[:, :k]
     relevant = sparse.csr_matrix(
         (np.ones(len(evaluation), dtype=bool), (evaluation.user_index, evaluation.movie_index)),
-        shape=(scores_by_user.shape[0], max(scores_by_user.shape[1], exclude.shape[1])))
-    hit = np.take_along_axis(relevant[users].toarray(), top, axis=1)
+        shape=(int(evaluation.user_index.max()) + 1,
+               int(max(evaluation.movie_index.max(), top.max(initial=0))) + 1))
+    rows = np.repeat(users, top.shape[1])
+    hit = np.asarray(relevant[rows, top.ravel()]).reshape(top.shape).astype(bool)
     num_relevant = np.asarray(relevant[users].sum(axis=1)).ravel()
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = np.array([discounts[: min(k, n)].sum() for n in num_relevant])
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))[: top.shape[1]]
+    ideal_cumulative = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+    ideal = ideal_cumulative[np.minimum(num_relevant, k) - 1]
     return {
         f"recall@{k}": float(np.mean(hit.sum(axis=1) / num_relevant)),
         f"ndcg@{k}": float(np.mean((hit * discounts).sum(axis=1) / ideal)),
     }
 
 
-def most_popular_scores(train: Ratings, num_users: int, num_movies: int) -> np.ndarray:
+def most_popular_scorer(train: Ratings, num_movies: int) -> Scorer:
     """The baseline: every user gets movies ranked by training-set rating count."""
     counts = np.bincount(train.movie_index, minlength=num_movies + 1)[:num_movies]
-    return np.tile(counts.astype(np.float64), (num_users + 1, 1))
+    counts = counts.astype(np.float32)
+    return lambda users: np.broadcast_to(counts, (len(users), num_movies))
 
 
-def retrieval_report(scores_by_user: np.ndarray, train: Ratings, evaluation: Ratings,
+def embedding_scorer(user_vectors: np.ndarray, movie_vectors: np.ndarray) -> Scorer:
+    """Dot products of user and movie vectors, one block of users at a time."""
+    return lambda users: user_vectors[users] @ movie_vectors.T
+
+
+def retrieval_report(scorer: Scorer, train: Ratings, evaluation: Ratings,
                      num_users: int, num_movies: int) -> Dict[str, float]:
-    """The retrieval metrics of the three-model comparison, for one score matrix."""
+    """The retrieval metrics of the three-model comparison: two passes over the eval users,
+    top 100 as ranked and top 10 without each user's training movies."""
     seen = seen_matrix(train, num_users, num_movies)
-    five_stars = evaluation.rating >= 1.0 - 1e-6
+    users = np.unique(evaluation.user_index)
+    top_100 = top_k_movies(scorer, users, 100)
+    top_10_unseen = top_k_movies(scorer, users, 10, exclude=seen)
+    five_stars = evaluation.take(np.flatnonzero(evaluation.rating >= 1.0 - 1e-6))
     report = {
-        "top10_5star": top_k_accuracy(scores_by_user, evaluation, 10, only=five_stars),
-        "top10_5star_seen_excluded": top_k_accuracy(scores_by_user, evaluation, 10,
-                                                    only=five_stars, exclude=seen),
-        "top100": top_k_accuracy(scores_by_user, evaluation, 100),
+        "top10_5star": float(_hits(top_100[:, :10], users, five_stars).mean()),
+        "top10_5star_seen_excluded": float(_hits(top_10_unseen, users, five_stars).mean()),
+        "top100": float(_hits(top_100, users, evaluation).mean()),
     }
-    report.update(recall_and_ndcg_at_k(scores_by_user, evaluation, 10, seen))
+    report.update(_recall_and_ndcg(top_10_unseen, users, evaluation, 10))
     return report
