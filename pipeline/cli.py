@@ -197,7 +197,7 @@ def _configure_logging(verbose: bool) -> None:
     # Keep TFX's one-line progress per component, drop the rest of its INFO output and the
     # warnings known to be harmless with this stack (see README, "Known noise").
     logging.set_verbosity(logging.INFO)
-    progress = ("is running.", "is finished.", "MovieLensExampleGen:")
+    progress = ("is running.", "is finished.", "MovieLensExampleGen:", "Training stopped")
     harmless = ("Tables initialized inside a tf.function", "property_predicate is not supported",
                 "python-snappy", "does not have payload_format",
                 "is deprecated and will be removed in a future version",

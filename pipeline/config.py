@@ -80,9 +80,13 @@ class ModelConfig:
     l2: float = 0.0
     optimizer: str = "adam"
     learning_rate: float = 0.001
-    epochs: int = 30
+    epochs: int = 30  # at most; an epoch is one pass or examples_per_epoch, the smaller
     batch_size: int = 1024
+    # Validation (and so early stopping) comes at least every this many examples, so large
+    # data stops on time: at 20M ratings an "epoch" is 1M of them, not one whole pass.
+    examples_per_epoch: int = 1_000_000
     validation_fraction: float = 0.05  # carved from train, for early stopping
+    max_validation_examples: int = 50_000  # a seeded sample beyond that: validation is cheap
     early_stopping_patience: int = 3
     seed: int = 0
     top_k: int = 10  # recorded in the export; `retrieve` returns this many movies
@@ -93,6 +97,9 @@ class ModelConfig:
             raise ConfigError("loss weights must be >= 0")
         if self.retrieval_weight == 0 and self.rating_weight == 0:
             raise ConfigError("at least one of retrieval_weight and rating_weight must be > 0")
+        if self.examples_per_epoch < self.batch_size:
+            raise ConfigError(f"examples_per_epoch ({self.examples_per_epoch}) must be at least "
+                              f"batch_size ({self.batch_size})")
         if self.optimizer not in ("adam", "adagrad", "sgd"):
             raise ConfigError(f"optimizer must be adam, adagrad or sgd, got {self.optimizer!r}")
 

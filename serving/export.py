@@ -89,7 +89,7 @@ class RecommenderModule(tf.Module):
         self.num_movies = model.num_movies
         # The model is frozen: every user's vector (history term included) is computed once.
         self.user_vectors = tf.Variable(
-            model.user_vectors(tf.range(model.num_users + 1, dtype=tf.int64)), trainable=False,
+            model.all_user_vectors(), trainable=False,
             name="user_vectors")
         self.movie_ids = tf.constant(catalogue.movie_ids.astype(str))
         self.titles = tf.constant(catalogue.titles.astype(str))

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -58,9 +60,14 @@ def test_history_term_leaves_out_the_target_movie():
     np.testing.assert_allclose(full[0], p[0] + (y[1] + y[2] + y[3]) / np.sqrt(3), rtol=1e-5)
     np.testing.assert_allclose(full[1], p[1] + y[2], rtol=1e-5)
     np.testing.assert_allclose(full[2], p[2], rtol=1e-5)  # no history
-    left_out = model.user_vectors(tf.constant([0], tf.int64), target_movie=tf.constant([2]))
-    np.testing.assert_allclose(left_out.numpy()[0], p[0] + (y[1] + y[3]) / np.sqrt(2),
-                               rtol=1e-5)
+    # The export's whole-table product gives the same vectors as a batch's own histories.
+    np.testing.assert_allclose(model.all_user_vectors().numpy()[:3], full, rtol=1e-5)
+    # A batch with repeated users and a target movie: each row as computed alone.
+    batch = model.user_vectors(tf.constant([1, 0, 1], tf.int64),
+                               target_movie=tf.constant([2, 1, 2], tf.int64)).numpy()
+    np.testing.assert_allclose(batch[1], p[0] + (y[2] + y[3]) / np.sqrt(2), rtol=1e-5)
+    np.testing.assert_allclose(batch[0], p[1], rtol=1e-5)
+    np.testing.assert_allclose(batch[2], batch[0], rtol=1e-6)
 
 
 def test_zero_weights_are_refused():
@@ -94,3 +101,26 @@ def test_training_learns_a_planted_preference():
                            tf.constant([0, 15]), tf.constant([0, 0])).numpy()
     assert predicted[0] > 0.7 and predicted[1] < 0.3
     assert result.epochs_run >= 1 and result.examples_per_second > 0
+
+
+def test_large_data_is_validated_every_examples_per_epoch_and_the_stop_is_explained():
+    rng = np.random.default_rng(0)
+    rows = Ratings(rng.integers(0, 20, 3000), rng.integers(0, 10, 3000),
+                   rng.random(3000).astype(np.float32))
+    config = ModelConfig(**{**SMALL, "epochs": 4}, examples_per_epoch=640,
+                         validation_fraction=0.1, max_validation_examples=100)
+    result = train.fit(config, rows, 20, 10, verbose=0)
+    assert result.epochs_run == 4 and result.examples_seen == 4 * 640  # 10 steps an epoch
+    assert result.stopped_because.startswith("Training stopped, reached the maximum of 4 epochs")
+    assert "epochs of 640 examples" in result.stopped_because
+    patient = dataclasses.replace(config, epochs=50, early_stopping_patience=1,
+                                  learning_rate=0.5)
+    stopped = train.fit(patient, rows, 20, 10, verbose=0)
+    assert stopped.epochs_run < 50
+    assert stopped.stopped_because.startswith(
+        f"Training stopped, early stopping after epoch {stopped.epochs_run}")
+
+
+def test_examples_per_epoch_below_the_batch_size_is_refused():
+    with pytest.raises(ConfigError, match="examples_per_epoch"):
+        ModelConfig(batch_size=1024, examples_per_epoch=1000)

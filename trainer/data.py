@@ -11,6 +11,9 @@ import tensorflow as tf
 from components.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
 
 
+SHUFFLE_BUFFER = 1_000_000  # rows; a full shuffle of 20M rows would hold them all twice
+
+
 @dataclasses.dataclass(frozen=True)
 class Ratings:
     user_index: np.ndarray  # int64
@@ -29,12 +32,29 @@ class Ratings:
         held = int(round(len(self) * fraction))
         return self.take(np.sort(order[held:])), self.take(np.sort(order[:held]))
 
-    def dataset(self, batch_size: int, shuffle_seed=None) -> tf.data.Dataset:
-        features = {USER_INDEX: self.user_index, MOVIE_INDEX: self.movie_index}
-        data = tf.data.Dataset.from_tensor_slices((features, self.rating))
+    def dataset(self, batch_size: int, shuffle_seed=None, repeat: bool = False
+                ) -> tf.data.Dataset:
+        """Batches; shuffled (each pass anew) when `shuffle_seed` is given. Beyond
+        SHUFFLE_BUFFER rows the rows are permuted once here and the buffer reshuffles locally,
+        so memory stays bounded."""
+        rows = self
+        if shuffle_seed is not None and len(self) > SHUFFLE_BUFFER:
+            rows = self.take(np.random.default_rng(shuffle_seed).permutation(len(self)))
+        features = {USER_INDEX: rows.user_index, MOVIE_INDEX: rows.movie_index}
+        data = tf.data.Dataset.from_tensor_slices((features, rows.rating))
         if shuffle_seed is not None:
-            data = data.shuffle(len(self), seed=shuffle_seed, reshuffle_each_iteration=True)
+            data = data.shuffle(min(len(self), SHUFFLE_BUFFER), seed=shuffle_seed,
+                                reshuffle_each_iteration=True)
+        if repeat:
+            data = data.repeat()
         return data.batch(batch_size, drop_remainder=shuffle_seed is not None).prefetch(2)
+
+    def sample(self, limit: int, seed: int) -> "Ratings":
+        """At most `limit` rows, a seeded random sample (in their original order)."""
+        if len(self) <= limit:
+            return self
+        return self.take(np.sort(np.random.default_rng(seed).choice(len(self), limit,
+                                                                    replace=False)))
 
 
 def from_transformed_batches(batches) -> Tuple[Ratings, Dict[int, str]]:

@@ -55,7 +55,7 @@ def index_split(data, is_eval: np.ndarray) -> Tuple[Ratings, Ratings, int, int]:
 
 def evaluate(model: MultiTaskRecommender, train_set: Ratings, eval_set: Ratings,
              num_users: int, num_movies: int) -> Dict[str, float]:
-    users = model.user_vectors(tf.range(num_users + 1, dtype=tf.int64))
+    users = model.all_user_vectors()
     movies = model.movie_embedding.embeddings[:num_movies]
     scorer = metrics.embedding_scorer(users.numpy(), np.asarray(movies))
     report = metrics.retrieval_report(scorer, train_set, eval_set, num_users, num_movies)

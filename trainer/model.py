@@ -64,15 +64,35 @@ class MultiTaskRecommender(keras.Model):
 
         In training, `target_movie` (always one of the user's training movies) is left out of
         N(u), so that the tower cannot score a movie by finding it in the user's history.
+        Only the histories of the distinct users of `user_index` are read, so a training
+        step costs the same whatever the size of the data set.
         """
         vector = self.user_embedding(user_index)
         if not self.config.use_history:
             return vector
-        # One sparse (users x movies) by dense (movies x dim) product for every user is far
-        # cheaper than gathering each example's history.
+        users, position = tf.unique(user_index)
+        history = tf.gather(self.watched, users)  # ragged: each distinct user's movies
+        # As a sparse (batch users x movies) by dense product: its gradient is one sparse
+        # product too, far cheaper than gathering and scattering every history row.
+        rows = tf.sparse.SparseTensor(
+            indices=tf.stack([history.value_rowids(), history.flat_values], axis=1),
+            values=tf.ones_like(history.flat_values, dtype=tf.float32),
+            dense_shape=tf.stack([tf.size(users, out_type=tf.int64), self.num_movies + 1]))
+        sums = tf.sparse.sparse_dense_matmul(rows, self.history_embedding.embeddings)
+        return self._with_history(vector, tf.gather(sums, position), user_index, target_movie)
+
+    def all_user_vectors(self) -> tf.Tensor:
+        """Every user's vector (OOV row included), for export: one sparse (users x movies)
+        by dense (movies x dim) product, cheaper than gathering every history."""
+        vector = self.user_embedding.embeddings
+        if not self.config.use_history:
+            return vector
+        users = tf.range(self.num_users + 1, dtype=tf.int64)
         sums = tf.sparse.sparse_dense_matmul(self.watched_matrix,
                                              self.history_embedding.embeddings)
-        total = tf.gather(sums, user_index)
+        return self._with_history(vector, sums, users, None)
+
+    def _with_history(self, vector, total, user_index, target_movie) -> tf.Tensor:
         count = tf.gather(self.watched_count, user_index)
         if target_movie is not None:
             total -= self.history_embedding(target_movie)

@@ -41,7 +41,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # gfile: on Kubeflow the model run directory is on gs://.
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training.json"), "w") as out:
         json.dump({"epochs": result.epochs_run, "seconds": result.seconds,
+                   "examples_seen": result.examples_seen,
                    "examples_per_second": result.examples_per_second,
+                   "stopped_because": result.stopped_because,
                    "history": result.history}, out, indent=2)
     catalogue = export.make_catalogue(ratings, movie_ids, titles)
     module = export.RecommenderModule(result.model, tft_output.transform_features_layer(),

@@ -7,6 +7,8 @@ import time
 from typing import List, Optional
 
 import keras
+import numpy as np
+from absl import logging
 
 from pipeline.config import ModelConfig
 from trainer import model as model_lib
@@ -20,22 +22,48 @@ class TrainResult:
     seconds: float
     examples_per_second: float
     history: dict
+    examples_seen: int
+    stopped_because: str  # one line, also logged
 
 
 def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
         callbacks: Optional[List[keras.callbacks.Callback]] = None, verbose: int = 2
         ) -> TrainResult:
-    """Trains on `train`, stopping early on a validation slice carved from it (never eval)."""
+    """Trains on `train`, stopping early on a validation slice carved from it (never eval).
+
+    An epoch is one pass over the data or `examples_per_epoch` examples, whichever is
+    smaller, and validation runs after each: on large data early stopping can act within
+    the first pass instead of after hours.
+    """
     fit_rows, validation = train.split_off(config.validation_fraction, seed=config.seed)
+    validation = validation.sample(config.max_validation_examples, seed=config.seed)
     model = model_lib.build(num_users, num_movies, train.user_index, train.movie_index, config)
     stop = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True)
+    partial = len(fit_rows) > config.examples_per_epoch
+    steps = config.examples_per_epoch // config.batch_size if partial else None
     started = time.monotonic()
     history = model.fit(
-        fit_rows.dataset(config.batch_size, shuffle_seed=config.seed),
+        fit_rows.dataset(config.batch_size, shuffle_seed=config.seed, repeat=partial),
         validation_data=validation.dataset(config.batch_size),
-        epochs=config.epochs, callbacks=[stop] + list(callbacks or []), verbose=verbose)
+        epochs=config.epochs, steps_per_epoch=steps,
+        callbacks=[stop] + list(callbacks or []), verbose=verbose)
     seconds = time.monotonic() - started
     epochs_run = len(history.history["loss"])
-    return TrainResult(model, epochs_run, seconds, len(fit_rows) * epochs_run / seconds,
-                       history.history)
+    per_epoch = (steps if partial else len(fit_rows) // config.batch_size) * config.batch_size
+    examples = per_epoch * epochs_run
+    losses = history.history["val_loss"]
+    best = int(np.argmin(losses)) + 1
+    if stop.stopped_epoch:
+        because = (f"early stopping after epoch {epochs_run}: val_loss did not improve for "
+                   f"{config.early_stopping_patience} epochs; kept epoch {best} (val_loss "
+                   f"{losses[best - 1]:.4f})")
+    else:
+        because = (f"reached the maximum of {config.epochs} epochs; kept epoch {best} "
+                   f"(val_loss {losses[best - 1]:.4f})")
+    epoch_size = f"epochs of {per_epoch:,} examples" if partial else "epochs are whole passes"
+    because = f"Training stopped, {because}; {examples:,} examples in {seconds:.1f} s " \
+              f"({epoch_size})"
+    logging.info(because)
+    return TrainResult(model, epochs_run, seconds, examples / seconds, history.history,
+                       examples, because)
