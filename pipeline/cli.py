@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging as std_logging
+import math
 import os
 import sys
 import time
@@ -259,11 +260,17 @@ def _print_gate(config, components) -> None:
     evaluator = next((c for c in components if c.component == "Evaluator"), None)
     if evaluator is None:
         return
-    gate = gate_summary(evaluator.outputs["evaluation"])
-    print(f"Gate: RMSE {gate['rmse']:.4f} stars (at most {config.gate.max_rmse}), top-"
-          f"{config.model.top_k} accuracy {gate['top_k_accuracy']:.4f} (at least "
-          f"{config.gate.min_top_k_accuracy}), and no worse than the latest blessed model: "
-          f"{'blessed' if gate['passed'] else 'NOT blessed, nothing pushed'}.")
+    gate, bounds = gate_summary(evaluator.outputs["evaluation"]), config.gate
+    absolute = "".join([f", at most {bounds.max_rmse}" if math.isfinite(bounds.max_rmse) else "",
+                        f"; top-k at least {bounds.min_top_k_accuracy}"
+                        if bounds.min_top_k_accuracy else ""])
+    print(f"Gate: RMSE {gate['rmse']:.4f} stars = {gate['rmse_over_baseline']:.2f} x the "
+          f"global mean rating's {gate['baseline_rmse']:.4f} (at most "
+          f"{bounds.max_rmse_over_baseline} x); top-{config.model.top_k} accuracy "
+          f"{gate['top_k_accuracy']:.4f} = {gate['top_k_over_baseline']:.2f} x the most popular "
+          f"movies' {gate['baseline_top_k_accuracy']:.4f} (at least "
+          f"{bounds.min_top_k_over_baseline} x){absolute}; and no worse than the latest "
+          f"blessed model: {'blessed' if gate['passed'] else 'NOT blessed, nothing pushed'}.")
     pusher = next((c for c in components if c.component == "VersionedPusher"), None)
     outcome = pusher.properties.get("pushed_model", {}) if pusher else {}
     if gate["passed"] and not outcome.get("pushed", 1):

@@ -55,6 +55,12 @@ def _stars(normalised: tf.Tensor) -> tf.Tensor:
     return 1.0 + 4.0 * tf.clip_by_value(normalised, 0.0, 1.0)
 
 
+def _hit(top_indices: tf.Tensor, movie_index: tf.Tensor) -> tf.Tensor:
+    """1.0 where the example's movie is among its row of top-k movie indices."""
+    found = tf.reduce_any(tf.equal(top_indices, tf.cast(movie_index, tf.int32)[:, None]), axis=1)
+    return tf.cast(found, tf.float32)
+
+
 def _title_key(text: str) -> str:
     return " ".join(text.split()).lower()
 
@@ -193,7 +199,8 @@ class RecommenderModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serving_default(self, examples):
-        """For the Evaluator: serialized tf.Examples -> predicted rating (stars) and top_k_hit.
+        """For the Evaluator: serialized tf.Examples -> predicted rating (stars) and top_k_hit,
+        and the same for the naive baselines (baseline_rating, baseline_top_k_hit).
 
         top_k_hit is 1 where the example's movie is among the user's top k as `retrieve`
         serves them, so its mean over eval examples is the top-k accuracy.
@@ -203,10 +210,17 @@ class RecommenderModule(tf.Module):
         index = self._indices(tf.io.parse_example(examples, spec))
         user_index, movie_index = index[features.USER_INDEX], index[features.MOVIE_INDEX]
         top = self._retrieve(user_index)
-        hit = tf.reduce_any(tf.equal(top.indices, tf.cast(movie_index, tf.int32)[:, None]),
-                            axis=1)
+        # The naive baselines the gate compares with (components/gate_metrics.py): the
+        # global mean training rating, and the k most rated training movies not yet seen.
+        popular = tf.broadcast_to(self.popularity, [tf.size(user_index), self.num_movies])
+        if self.exclude_seen:
+            popular = self._exclude_seen(popular, user_index)
+        most_popular = tf.math.top_k(popular, k=self.top_k)
+        global_mean = self.movie_mean[self.num_movies]
         return {"rating": _stars(self._rate(user_index, movie_index)),
-                "top_k_hit": tf.cast(hit, tf.float32)}
+                "top_k_hit": _hit(top.indices, movie_index),
+                "baseline_rating": _stars(tf.fill(tf.shape(user_index), global_mean)),
+                "baseline_top_k_hit": _hit(most_popular.indices, movie_index)}
 
 
 def export(module: RecommenderModule, directory: str, example_user_id: str,

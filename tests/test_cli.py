@@ -47,7 +47,8 @@ def test_run_reports_the_gate_and_the_pushed_version_in_a_bucket(capsys, tmp_pat
     code = cli.main(["run", "--pipeline-root", str(tmp_path), "--serving-dir", serving,
                      "--synthetic-users", "60", "--synthetic-movies", "200",
                      "--synthetic-ratings", "3000", "--model", "epochs=2",
-                     "--gate", "max_rmse=2", "--gate", "min_top_k_accuracy=0"])
+                     "--gate", "max_rmse_over_baseline=3",
+                     "--gate", "min_top_k_over_baseline=0"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "blessed." in out and "NOT blessed" not in out

@@ -1,5 +1,6 @@
 """The local pipeline end to end on a small synthetic set, checked through ML Metadata."""
 
+import collections
 import dataclasses
 import glob
 import json
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -16,6 +18,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components import features
+from components.evaluator import gate_summary
 from components.movielens import synthetic
 from components.movielens.records import DataFormatError
 from components.movielens.synthetic import SyntheticConfig
@@ -46,8 +49,8 @@ def _pairs(examples):
              e.features.feature[features.MOVIE_ID].bytes_list.value[0]) for e in examples}
 
 
-# Lenient absolute bounds: this tiny model must pass them; the change thresholds stay.
-GATE = GateConfig(max_rmse=2.0, min_top_k_accuracy=0.01)
+# Lenient bounds: this tiny model (2 epochs) must pass them; the change thresholds stay.
+GATE = GateConfig(max_rmse_over_baseline=1.5, min_top_k_over_baseline=0.5)
 COMPONENTS = ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform", "Trainer",
               "latest_blessed_model_resolver", "Evaluator", "VersionedPusher"]
 
@@ -194,13 +197,44 @@ def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(first_run):
     assert tf.saved_model.load(served).signatures["retrieve"](user_id=tf.constant(["1"]))
 
 
-def test_a_candidate_failing_an_absolute_bound_is_not_pushed(first_run):
+@pytest.mark.parametrize("bounds", [dict(max_rmse=0.1), dict(max_rmse_over_baseline=0.2),
+                                    dict(min_top_k_over_baseline=20.0)])
+def test_a_candidate_failing_a_bound_is_not_pushed(first_run, bounds):
     config, _, _ = first_run
-    strict = dataclasses.replace(config, gate=GateConfig(max_rmse=0.1),
+    strict = dataclasses.replace(config, gate=dataclasses.replace(GATE, **bounds),
                                  model=dataclasses.replace(MODEL, seed=1))
     runs = _by_name(local_runner.run(strict))
     assert not _blessed(runs["Evaluator"])
     assert _versions(config) == [1]
+
+
+def test_the_gate_measures_the_naive_baselines_on_the_eval_split(first_run):
+    """The ratios' baselines, recomputed from the eval examples and the training split."""
+    _, runs, _ = first_run
+    gate = gate_summary(_by_name(runs)["Evaluator"].outputs["evaluation"])
+    examples = _by_name(runs)["MovieLensExampleGen"].outputs["examples"]
+    train, evaluation = _read_split(examples, "train"), _read_split(examples, "eval")
+
+    def column(rows, name, kind="bytes_list"):
+        return [getattr(e.features.feature[name], kind).value[0] for e in rows]
+
+    train_stars = np.array(column(train, features.RATING, "float_list"))
+    eval_stars = np.array(column(evaluation, features.RATING, "float_list"))
+    global_mean = 1 + 4 * np.clip((train_stars.mean() - 1) / 4, 0, 1)
+    assert gate["baseline_rmse"] == pytest.approx(
+        np.sqrt(np.mean((eval_stars - global_mean) ** 2)), rel=1e-3)
+    counts = collections.Counter(column(train, features.MOVIE_ID))
+    seen = collections.defaultdict(set)
+    for user, movie in zip(column(train, features.USER_ID), column(train, features.MOVIE_ID)):
+        seen[user].add(movie)
+    hits = []
+    for user, movie in zip(column(evaluation, features.USER_ID),
+                           column(evaluation, features.MOVIE_ID)):
+        ranked = sorted((m for m in counts if m not in seen[user]), key=lambda m: -counts[m])
+        cutoff = counts[ranked[MODEL.top_k - 1]]  # ties at the cut may go either way
+        hits.append(1.0 if counts.get(movie, 0) > cutoff else
+                    0.5 if counts.get(movie, 0) == cutoff and movie not in seen[user] else 0.0)
+    assert gate["baseline_top_k_accuracy"] == pytest.approx(np.mean(hits), abs=0.02)
 
 
 def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path):
