@@ -55,6 +55,10 @@ def _stars(normalised: tf.Tensor) -> tf.Tensor:
     return 1.0 + 4.0 * tf.clip_by_value(normalised, 0.0, 1.0)
 
 
+def _table(values, name: str) -> tf.Variable:
+    return tf.Variable(values, trainable=False, name=name)
+
+
 def _hit(top_indices: tf.Tensor, movie_index: tf.Tensor) -> tf.Tensor:
     """1.0 where the example's movie is among its row of top-k movie indices."""
     found = tf.reduce_any(tf.equal(top_indices, tf.cast(movie_index, tf.int32)[:, None]), axis=1)
@@ -87,21 +91,30 @@ class RecommenderModule(tf.Module):
     def __init__(self, model: MultiTaskRecommender, transform_layer, catalogue: Catalogue,
                  top_k: int, exclude_seen: bool = True) -> None:
         super().__init__()
-        self.model = model
+        # Not tracked: saving a tracked Keras 3 model also saves its traced training `call`,
+        # whose captured history table would land in the graph as a constant of every
+        # rating. The variables the signatures use are tracked by `save`.
+        vars(self)["model"] = model
         self.transform_layer = transform_layer
         self.top_k = top_k
         self.exclude_seen = exclude_seen
         self.num_users = model.num_users
         self.num_movies = model.num_movies
-        # The model is frozen: every user's vector (history term included) is computed once.
-        self.user_vectors = tf.Variable(
-            model.all_user_vectors(), trainable=False,
-            name="user_vectors")
-        self.movie_ids = tf.constant(catalogue.movie_ids.astype(str))
-        self.titles = tf.constant(catalogue.titles.astype(str))
-        self.popularity = tf.constant(np.log1p(catalogue.movie_counts), tf.float32)
-        self.movie_mean = tf.constant(
-            np.append(catalogue.movie_mean_rating, catalogue.global_mean_rating), tf.float32)
+        # Every table is a variable, not a graph constant: the graph stays small whatever the
+        # data (TF Serving refuses a GraphDef over 2 GB), and the tables live in the
+        # checkpoint. The model is frozen: every user's vector (history term included) is
+        # computed once.
+        self.user_vectors = _table(model.all_user_vectors(), "user_vectors")
+        self.movie_ids = _table(catalogue.movie_ids.astype(str), "movie_ids")
+        self.titles = _table(catalogue.titles.astype(str), "titles")
+        self.popularity = _table(np.log1p(catalogue.movie_counts).astype(np.float32),
+                                 "popularity")
+        self.movie_mean = _table(np.append(catalogue.movie_mean_rating,
+                                           catalogue.global_mean_rating).astype(np.float32),
+                                 "movie_mean")
+        # Each user's training movies, as a ragged tensor's two arrays.
+        self.seen_movies = _table(model.watched.flat_values, "seen_movies")
+        self.seen_row_splits = _table(model.watched.row_splits, "seen_row_splits")
         keys = movie_lookup_keys(catalogue)
         self.movie_lookup = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -122,7 +135,9 @@ class RecommenderModule(tf.Module):
         return tf.where(known[:, tf.newaxis], scores, popular)
 
     def _exclude_seen(self, scores: tf.Tensor, user_index: tf.Tensor) -> tf.Tensor:
-        seen = tf.gather(self.model.watched, user_index)  # the user's training movies
+        watched = tf.RaggedTensor.from_row_splits(self.seen_movies, self.seen_row_splits,
+                                                  validate=False)
+        seen = tf.gather(watched, user_index)  # the user's training movies
         positions = tf.stack([seen.value_rowids(), seen.flat_values], axis=1)
         fill = tf.fill(tf.shape(seen.flat_values), tf.constant(-np.inf, tf.float32))
         return tf.tensor_scatter_nd_update(scores, positions, fill)

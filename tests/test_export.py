@@ -210,3 +210,17 @@ def test_export_writes_to_non_local_file_systems(exported, tmp_path):
     assert sorted(tf.io.gfile.listdir(extra)) == [export.METADATA_FILE, warmup.WARMUP_FILE]
     with tf.io.gfile.GFile(f"{extra}/{export.METADATA_FILE}") as saved:
         assert json.load(saved)["top_k"] == 5
+
+
+def test_no_graph_constant_grows_with_the_ratings(exported):
+    """Tables are variables: TF Serving refuses a graph over 2 GB, and ml-25m has 25M
+    ratings. The largest constant (the title lookup's keys) grows with the movies only."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    with open(os.path.join(exported["path"], "saved_model.pb"), "rb") as graph_file:
+        saved = saved_model_pb2.SavedModel.FromString(graph_file.read())
+    graph = saved.meta_graphs[0].graph_def
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    sizes = [int(np.prod([d.size for d in n.attr["value"].tensor.tensor_shape.dim]))
+             for n in nodes if n.op == "Const"]
+    assert max(sizes) <= 3 * len(exported["movie_ids"]) < len(exported["ratings"])
