@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="where artifacts and the SQLite ML Metadata store go")
     run.add_argument("--beam-workers", type=int, default=0,
                      help="0: Beam in-process (default); N: DirectRunner with N processes")
+    run.add_argument("--beam-runner", choices=["direct", "portable"], default="direct",
+                     help="portable: Beam's job service and an SDK worker pool as local "
+                          "processes, the path Flink, Spark and Dataflow take")
     run.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                      help="an extra Beam pipeline option, e.g. --beam-arg=--runner=DataflowRunner"
                           " (repeatable)")
@@ -233,6 +236,7 @@ def _run(args: argparse.Namespace) -> int:
         enable_cache=not args.no_cache,
         beam_workers=args.beam_workers,
         extra_beam_args=tuple(args.beam_args),
+        beam_runner=args.beam_runner,
         **_image(args),
     )
     _configure_logging(args.verbose)
@@ -408,6 +412,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from components.movielens.records import DataFormatError
     from components.movielens.tfds_source import SourceUnavailableError
     from pipeline.config import ConfigError
+    from pipeline.portable_beam import PortableBeamError
     from serving.client import ServingError
 
     args = _parser().parse_args(argv)
@@ -417,7 +422,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "recommend": _recommend, "rate": _rate}
     try:
         return handlers[args.command](args)
-    except (ConfigError, DataFormatError, SourceUnavailableError, ServingError) as error:
+    except (ConfigError, DataFormatError, SourceUnavailableError, ServingError,
+            PortableBeamError) as error:
         print(f"movielens-tfx {args.command}: error: {error}", file=sys.stderr)
         return 2
     finally:

@@ -176,14 +176,26 @@ class PipelineConfig:
     beam_workers: int = 0  # 0: in-process; N > 0: DirectRunner with N worker processes
     extra_beam_args: Tuple[str, ...] = ()
     image: str = DEFAULT_IMAGE  # for remote Beam workers; the DirectRunner ignores it
+    # "direct": Beam's DirectRunner; "portable": a local job service and worker pool
+    # (pipeline/portable_beam.py), the portable path that Flink, Spark and Dataflow take.
+    beam_runner: str = "direct"
 
     def __post_init__(self) -> None:
         if self.beam_workers < 0:
             raise ConfigError(f"--beam-workers must be 0 or more, got {self.beam_workers}")
+        if self.beam_runner not in ("direct", "portable"):
+            raise ConfigError(f"--beam-runner must be direct or portable, got "
+                              f"{self.beam_runner!r}")
         runner = self._beam_option("--runner")
-        if self.beam_workers and runner not in (None, "DirectRunner"):
+        if self.beam_workers and (runner not in (None, "DirectRunner")
+                                  or self.beam_runner != "direct"):
             raise ConfigError(f"--beam-workers sets the DirectRunner's worker processes; it "
-                              f"does nothing with --runner={runner}. Drop one of the two.")
+                              f"does nothing with "
+                              f"{'--runner=' + runner if runner else '--beam-runner portable'}"
+                              ". Drop one of the two.")
+        if self.beam_runner == "portable" and runner not in (None, "PortableRunner"):
+            raise ConfigError(f"--beam-runner portable runs Beam's PortableRunner locally; "
+                              f"--beam-arg=--runner={runner} contradicts it")
 
     def _beam_option(self, option: str) -> Optional[str]:
         """The value of a Beam option given in extra_beam_args (the last one wins)."""

@@ -10,6 +10,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from pipeline import portable_beam
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -32,9 +33,19 @@ def metadata_config(config: PipelineConfig) -> metadata_store_pb2.ConnectionConf
 def run(config: PipelineConfig) -> List[ComponentRun]:
     """Runs the pipeline to completion and returns what each component of this run did."""
     os.makedirs(config.pipeline_root, exist_ok=True)
+    if config.beam_runner == "portable":
+        with portable_beam.services() as beam_args:
+            _run(dataclasses.replace(
+                config, beam_runner="direct",
+                extra_beam_args=config.extra_beam_args + tuple(beam_args)))
+    else:
+        _run(config)
+    return latest_run(config)
+
+
+def _run(config: PipelineConfig) -> None:
     tfx.orchestration.LocalDagRunner().run(
         create_pipeline(config, metadata_connection_config=metadata_config(config)))
-    return latest_run(config)
 
 
 def latest_run(config: PipelineConfig) -> List[ComponentRun]:

@@ -25,3 +25,13 @@ def test_beam_workers_with_another_runner_is_refused():
         PipelineConfig(pipeline_root="root", beam_workers=2,
                        extra_beam_args=("--runner=DataflowRunner",))
     PipelineConfig(pipeline_root="root", beam_workers=2, extra_beam_args=("--runner=DirectRunner",))
+
+
+def test_the_portable_runner_excludes_other_runners_and_beam_workers():
+    with pytest.raises(ConfigError, match="contradicts it"):
+        PipelineConfig(pipeline_root="root", beam_runner="portable",
+                       extra_beam_args=("--runner=FlinkRunner",))
+    with pytest.raises(ConfigError, match="does nothing with --beam-runner portable"):
+        PipelineConfig(pipeline_root="root", beam_runner="portable", beam_workers=2)
+    with pytest.raises(ConfigError, match="direct or portable"):
+        PipelineConfig(pipeline_root="root", beam_runner="flink")

@@ -264,3 +264,25 @@ def test_a_model_code_edit_reruns_the_trainer_but_not_the_data_components(first_
     assert again["MovieLensExampleGen"].cached and again["Transform"].cached
     assert not again["Trainer"].cached and not again["Evaluator"].cached
     assert again["Trainer"].outputs["model"] != _by_name(runs)["Trainer"].outputs["model"]
+
+
+def test_the_portable_beam_path_gives_the_same_artifacts(first_run, tmp_path):
+    """Beam's job service and an external worker pool, as Flink, Spark and Dataflow run it."""
+    config, runs, _ = first_run
+    portable = dataclasses.replace(
+        config, pipeline_root=str(tmp_path / "root"), beam_runner="portable",
+        serving=ServingConfig(str(tmp_path / "serving"), "movielens"))
+    again, direct = _by_name(local_runner.run(portable)), _by_name(runs)
+    assert not any(r.cached for r in again.values() if r.outputs)
+    for split in ("train", "eval"):
+        assert _pairs(_read_split(again["MovieLensExampleGen"].outputs["examples"], split)) == \
+            _pairs(_read_split(direct["MovieLensExampleGen"].outputs["examples"], split))
+    for name in (features.USER_VOCABULARY, features.MOVIE_VOCABULARY):
+        assert tft.TFTransformOutput(again["Transform"].outputs["transform_graph"]
+                                     ).vocabulary_by_name(name) == \
+            tft.TFTransformOutput(direct["Transform"].outputs["transform_graph"]
+                                  ).vocabulary_by_name(name)
+    assert _read_split(again["Transform"].outputs["transformed_examples"], "eval") == \
+        _read_split(direct["Transform"].outputs["transformed_examples"], "eval")
+    gate = gate_summary(again["Evaluator"].outputs["evaluation"])
+    assert gate["example_count"] == 600 and _blessed(again["Evaluator"])
