@@ -340,9 +340,9 @@ def _bench_serving(args: argparse.Namespace) -> int:
 
     from components import features
     from components.pusher import PUSH_OUTCOME
-    from pipeline import local_runner
+    from pipeline import local_runner, serving_benchmark
     from pipeline.config import PipelineConfig, ServingConfig
-    from serving import benchmark, client
+    from serving import client
 
     _configure_logging(verbose=False)
     root = os.path.abspath(args.pipeline_root)
@@ -357,9 +357,8 @@ def _bench_serving(args: argparse.Namespace) -> int:
     vocabularies = tft.TFTransformOutput(runs["Transform"].outputs["transform_graph"])
     users, movies = ([v.decode() for v in vocabularies.vocabulary_by_name(name)]
                      for name in (features.USER_VOCABULARY, features.MOVIE_VOCABULARY))
-    benchmark.run(pushed["pushed_destination"], users, movies, args.report_dir,
-                  config.data.source,
-                  log=lambda line: print(line, flush=True))
+    serving_benchmark.run(pushed["pushed_destination"], users, movies, args.report_dir,
+                          config.data.source, log=lambda line: print(line, flush=True))
     with open(os.path.join(args.report_dir, "serving.md"), encoding="utf-8") as report:
         print(report.read())
     return 0
