@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIPELINE_ROOT ?= pipeline_output
 
-.PHONY: install run test test-fast lock clean bench bench-models bench-pipeline bench-serving
+.PHONY: install run test test-fast lock clean bench bench-models bench-pipeline bench-serving bench-scale
 
 install: $(VENV)/.installed
 
@@ -54,3 +54,8 @@ bench-pipeline: install
 
 bench-serving: install
 	$(BIN)/movielens-tfx bench-serving --data $(ML100K) --report-dir reports/ml-100k
+
+# The whole pipeline at the sizes of ml-100k, ml-1m, ml-10m and ml-25m (synthetic data): hours.
+SCALE_SIZES ?= ml-100k ml-1m ml-10m ml-25m
+bench-scale: install
+	$(BIN)/movielens-tfx bench-scale --sizes $(SCALE_SIZES) --report-dir reports

@@ -24,6 +24,8 @@ setup(
         "requests",
         "grpcio",
         "tensorflow-serving-api",
+        # the scale benchmark samples the pipeline's memory
+        "psutil",
     ],
     # tests/test_deploy.py loads the Kubernetes manifests into the client's models
     extras_require={"dev": ["pytest", "kubernetes", "pyyaml"]},

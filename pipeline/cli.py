@@ -134,6 +134,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the pipeline that trains the benchmarked model runs here (cached on re-runs)")
     bench_serving.add_argument("--report-dir", default="reports/serving")
 
+    bench_scale = commands.add_parser(
+        "bench-scale", help="the whole pipeline at MovieLens sizes: time, memory, gate")
+    bench_scale.add_argument("--sizes", nargs="+", default=["ml-100k", "ml-1m"],
+                             choices=["ml-100k", "ml-1m", "ml-10m", "ml-25m"])
+    bench_scale.add_argument("--report-dir", default="reports")
+
     experiments = commands.add_parser(
         "experiments", help="compare rating-only, retrieval-only and multi-task models")
     _add_data_options(experiments)
@@ -364,6 +370,15 @@ def _bench_serving(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_scale(args: argparse.Namespace) -> int:
+    from pipeline import scale_benchmark
+
+    scale_benchmark.run(args.sizes, args.report_dir, log=lambda line: print(line, flush=True))
+    with open(os.path.join(args.report_dir, "scale.md"), encoding="utf-8") as report:
+        print(report.read())
+    return 0
+
+
 def _recommender(args: argparse.Namespace):
     """The client for --server, --grpc or --model-dir, and words naming where it points."""
     from serving import client
@@ -417,6 +432,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "generate": _generate, "experiments": _experiments,
                 "bench-pipeline": _bench_pipeline, "bench-serving": _bench_serving,
+                "bench-scale": _bench_scale,
                 "compile": _compile,
                 "recommend": _recommend, "rate": _rate}
     try:

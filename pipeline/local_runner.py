@@ -24,6 +24,7 @@ class ComponentRun:
     outputs: Dict[str, str]  # output name -> artifact URI
     properties: Dict[str, Dict[str, object]]  # output name -> its custom properties
     seconds: float  # wall time, from ML Metadata's record of the execution
+    started: float  # seconds since 1970, when the execution was recorded as started
 
 
 def metadata_config(config: PipelineConfig) -> metadata_store_pb2.ConnectionConfig:
@@ -77,5 +78,6 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
             properties=properties,
             seconds=(execution.last_update_time_since_epoch
                      - execution.create_time_since_epoch) / 1000.0,
+            started=execution.create_time_since_epoch / 1000.0,
         ))
     return summary

@@ -1,0 +1,174 @@
+"""Scale benchmark: the whole pipeline on synthetic data of the MovieLens releases' sizes.
+
+Each size runs `movielens-tfx run` in a child process on a fresh root, while this process
+samples the child's memory (its whole process tree) every 0.2 s. ML Metadata then says when
+each component ran, which attributes each sample to a component: per component, seconds,
+peak RSS and examples (ratings) per second; per size, the gate's metrics beside the naive
+baselines'. Between neighbouring sizes, growth = (time ratio) / (ratings ratio): 1 is linear.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import psutil
+
+from components.evaluator import gate_summary
+from pipeline import files, local_runner
+from pipeline.config import PipelineConfig
+
+# The releases' users, movies and ratings.
+SIZES: Dict[str, Tuple[int, int, int]] = {
+    "ml-100k": (943, 1_682, 100_000),
+    "ml-1m": (6_040, 3_706, 1_000_209),
+    "ml-10m": (69_878, 10_677, 10_000_054),
+    "ml-25m": (162_541, 59_047, 25_000_095),
+}
+SAMPLE_SECONDS = 0.2
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process] + process.children(recursive=True):
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:  # a worker that just exited
+            pass
+    return total
+
+
+def _run_size(name: str, size: Tuple[int, int, int], root: str,
+              log: Callable[[str], None]) -> Dict:
+    users, movies, ratings = size
+    command = [sys.executable, "-m", "pipeline.cli", "run", "--pipeline-root", root,
+               "--serving-dir", os.path.join(root, "serving"),
+               "--synthetic-users", str(users), "--synthetic-movies", str(movies),
+               "--synthetic-ratings", str(ratings)]
+    samples: List[Tuple[float, int]] = []
+    started = time.time()
+    with open(os.path.join(root, "run.log"), "w", encoding="utf-8") as output:
+        child = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        watched = psutil.Process(child.pid)
+
+        def sample() -> None:
+            while child.poll() is None:
+                try:
+                    samples.append((time.time(), _tree_rss(watched)))
+                except psutil.Error:
+                    return
+                time.sleep(SAMPLE_SECONDS)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = child.wait()
+        sampler.join()
+    seconds = time.time() - started
+    if code != 0:
+        raise RuntimeError(f"{name}: the run failed (exit {code}); see {root}/run.log")
+    runs = local_runner.latest_run(PipelineConfig(pipeline_root=root))
+    components = []
+    for run in runs:
+        during = [rss for when, rss in samples if run.started <= when <= run.started
+                  + run.seconds]
+        components.append({"component": run.component, "seconds": run.seconds,
+                           "peak_rss_gb": max(during, default=0) / 1e9,
+                           "examples_per_second": ratings / max(run.seconds, 1e-9)})
+    evaluator = next(r for r in runs if r.component == "Evaluator")
+    result = {"size": name, "users": users, "movies": movies, "ratings": ratings,
+              "seconds": seconds, "peak_rss_gb": max((s for _, s in samples), default=0) / 1e9,
+              "components": components, "gate": gate_summary(evaluator.outputs["evaluation"])}
+    log(f"{name}: {seconds:.0f} s, peak RSS {result['peak_rss_gb']:.1f} GB")
+    return result
+
+
+def run(sizes: Sequence[str], report_dir: str, log: Callable[[str], None] = print,
+        table: Dict[str, Tuple[int, int, int]] = SIZES) -> Dict:
+    """Runs the pipeline at each named size of `table` (users, movies, ratings), in order."""
+    results = []
+    for name in sizes:
+        log(f"{name}: {table[name][2]:,} ratings ...")
+        with tempfile.TemporaryDirectory(prefix=f"scale-{name}-") as root:
+            results.append(_run_size(name, table[name], root, log))
+    report = {**files.report_header("synthetic"), "results": results}
+    files.publish_text(os.path.join(report_dir, "scale.json"), json.dumps(report, indent=2))
+    files.publish_text(os.path.join(report_dir, "scale.md"), markdown(report))
+    files.publish(os.path.join(report_dir, "scale.png"), lambda path: _plot(report, path))
+    return report
+
+
+def _growth(results: List[Dict], component: str = "") -> List[str]:
+    """(time ratio) / (ratings ratio) from each size to the next."""
+    def seconds(result: Dict) -> float:
+        if not component:
+            return result["seconds"]
+        return next(c["seconds"] for c in result["components"] if c["component"] == component)
+
+    cells = [""]
+    for small, large in zip(results, results[1:]):
+        time_ratio = seconds(large) / max(seconds(small), 1e-9)
+        cells.append(f"{time_ratio / (large['ratings'] / small['ratings']):.2f}")
+    return cells
+
+
+def markdown(report: Dict) -> str:
+    results = report["results"]
+    lines = ["# Scale: the whole pipeline on synthetic data of MovieLens sizes",
+             "", f"{report['machine']}, {report['date']}. Growth = (time ratio) / (ratings "
+             "ratio) from the size above: 1.00 is linear.", ""]
+    names = [c["component"] for c in results[0]["components"]]
+    for name in names:
+        growth = _growth(results, name)
+        lines += [f"## {name}", "", "| size | seconds | peak RSS (GB) | ratings/s | growth |",
+                  "|---|---|---|---|---|"]
+        for result, cell in zip(results, growth):
+            component = next(c for c in result["components"] if c["component"] == name)
+            lines.append(f"| {result['size']} | {component['seconds']:.1f} | "
+                         f"{component['peak_rss_gb']:.2f} | "
+                         f"{component['examples_per_second']:,.0f} | {cell} |")
+        lines.append("")
+    lines += ["## Whole run and the gate", "",
+              "| size | seconds | peak RSS (GB) | growth | RMSE / global mean's | "
+              "top-k / most popular's | blessed |", "|---|---|---|---|---|---|---|"]
+    for result, cell in zip(results, _growth(results)):
+        gate = result["gate"]
+        lines.append(f"| {result['size']} | {result['seconds']:.0f} | "
+                     f"{result['peak_rss_gb']:.2f} | {cell} | {gate['rmse']:.3f} / "
+                     f"{gate['baseline_rmse']:.3f} | {gate['top_k_accuracy']:.3f} / "
+                     f"{gate['baseline_top_k_accuracy']:.3f} | "
+                     f"{'yes' if gate['passed'] else 'no'} |")
+    return "\n".join(lines + [""])
+
+
+def _plot(report: Dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    results = report["results"]
+    figure, axis = pyplot.subplots(figsize=(7, 5))
+    ratings = [r["ratings"] for r in results]
+    for name in [c["component"] for c in results[0]["components"]]:
+        seconds = [next(c["seconds"] for c in r["components"] if c["component"] == name)
+                   for r in results]
+        if max(seconds) >= 0.5:
+            axis.plot(ratings, seconds, marker="o", label=name)
+    axis.plot(ratings, [r["seconds"] for r in results], marker="s", color="black",
+              label="whole run")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("ratings")
+    axis.set_ylabel("seconds")
+    axis.legend(fontsize=8)
+    axis.set_title("Pipeline time by data size (synthetic MovieLens sizes)")
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
+    pyplot.close(figure)
+

@@ -1,0 +1,28 @@
+"""The scale benchmark on two tiny sizes: every component timed, memory sampled, growth."""
+
+import json
+
+import pytest
+
+from pipeline import scale_benchmark
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
+    table = {"tiny": (40, 100, 1500), "small": (60, 150, 3000)}
+    report = scale_benchmark.run(["tiny", "small"], str(tmp_path), log=lambda line: None,
+                                 table=table)
+    tiny, small = report["results"]
+    assert (tiny["ratings"], small["ratings"]) == (1500, 3000)
+    for result in (tiny, small):
+        names = {c["component"] for c in result["components"]}
+        assert {"MovieLensExampleGen", "Transform", "Trainer", "Evaluator"} <= names
+        assert all(c["seconds"] >= 0 for c in result["components"])
+        trainer = next(c for c in result["components"] if c["component"] == "Trainer")
+        assert 0.2 < trainer["peak_rss_gb"] <= result["peak_rss_gb"] < 24  # a TF process
+        assert result["gate"]["baseline_rmse"] > 0
+    written = (tmp_path / "scale.md").read_text()
+    assert "## Trainer" in written and "| small |" in written
+    assert json.loads((tmp_path / "scale.json").read_text()) == report
+    assert (tmp_path / "scale.png").stat().st_size > 1000
