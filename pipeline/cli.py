@@ -373,7 +373,12 @@ def _bench_serving(args: argparse.Namespace) -> int:
 def _bench_scale(args: argparse.Namespace) -> int:
     from pipeline import scale_benchmark
 
-    scale_benchmark.run(args.sizes, args.report_dir, log=lambda line: print(line, flush=True))
+    try:
+        scale_benchmark.run(args.sizes, args.report_dir,
+                            log=lambda line: print(line, flush=True))
+    except scale_benchmark.RunFailed as error:
+        print(f"movielens-tfx bench-scale: {error}", file=sys.stderr)
+        return 1
     with open(os.path.join(args.report_dir, "scale.md"), encoding="utf-8") as report:
         print(report.read())
     return 0

@@ -34,6 +34,10 @@ SIZES: Dict[str, Tuple[int, int, int]] = {
 SAMPLE_SECONDS = 0.2
 
 
+class RunFailed(RuntimeError):
+    """One size's pipeline run failed; the message ends with its last output."""
+
+
 def _tree_rss(process: psutil.Process) -> int:
     total = 0
     for member in [process] + process.children(recursive=True):
@@ -71,7 +75,9 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str,
         sampler.join()
     seconds = time.time() - started
     if code != 0:
-        raise RuntimeError(f"{name}: the run failed (exit {code}); see {root}/run.log")
+        with open(os.path.join(root, "run.log"), encoding="utf-8", errors="replace") as output:
+            tail = output.read()[-3000:]
+        raise RunFailed(f"{name}: the run failed (exit {code}); its last output:\n{tail}")
     runs = local_runner.latest_run(PipelineConfig(pipeline_root=root))
     components = []
     for run in runs:
@@ -90,12 +96,20 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str,
 
 def run(sizes: Sequence[str], report_dir: str, log: Callable[[str], None] = print,
         table: Dict[str, Tuple[int, int, int]] = SIZES) -> Dict:
-    """Runs the pipeline at each named size of `table` (users, movies, ratings), in order."""
-    results = []
+    """Runs the pipeline at each named size of `table` (users, movies, ratings), in order.
+
+    Sizes measured before (in `report_dir`'s scale.json) and not named here are kept, so the
+    long sizes can be run one session at a time; the report lists them by size."""
+    previous = os.path.join(report_dir, "scale.json")
+    kept: Dict[str, Dict] = {}
+    if os.path.exists(previous):
+        with open(previous, encoding="utf-8") as saved:
+            kept = {r["size"]: r for r in json.load(saved)["results"] if r["size"] not in sizes}
     for name in sizes:
         log(f"{name}: {table[name][2]:,} ratings ...")
         with tempfile.TemporaryDirectory(prefix=f"scale-{name}-") as root:
-            results.append(_run_size(name, table[name], root, log))
+            kept[name] = _run_size(name, table[name], root, log)
+    results = sorted(kept.values(), key=lambda result: result["ratings"])
     report = {**files.report_header("synthetic"), "results": results}
     files.publish_text(os.path.join(report_dir, "scale.json"), json.dumps(report, indent=2))
     files.publish_text(os.path.join(report_dir, "scale.md"), markdown(report))

@@ -49,9 +49,12 @@ def test_large_splits_are_written_in_shards_that_keep_every_row(tmp_path, monkey
     monkeypatch.setattr(executor, "RATINGS_PER_SHARD", 4)
     config = DataConfig(synthetic=SyntheticConfig(5, 9, 10), eval_fraction=0.2).to_json()
     train = executor.split_batches(config)[executor.TRAIN]
-    work = executor.shards(config, executor.TRAIN, str(tmp_path), train.num_rows)
-    assert [os.path.basename(path) for _, _, path, _, _ in work] == [
+    (tmp_path / "staging").mkdir()
+    work = executor.stage_shards(executor.TRAIN, train, str(tmp_path), str(tmp_path / "staging"))
+    assert [os.path.basename(path) for _, path in work] == [
         f"data_tfrecord-0000{i}-of-00002.gz" for i in range(2)]
+    # A shard writer (a Beam worker) reads its staged rows only, never the source.
+    monkeypatch.setattr(executor, "split_batches", None)
     assert sum(executor.write_shard(shard) for shard in work) == train.num_rows == 8
     assert _read(os.path.join(tmp_path, "*.gz")) == _examples(train)
 
@@ -61,7 +64,8 @@ def test_large_splits_are_written_in_shards_that_keep_every_row(tmp_path, monkey
     pytest.param(2, id="two-worker-processes", marks=pytest.mark.slow),  # ~10 s of start-up
 ])
 def test_executor_writes_both_splits_and_marks_the_artifact(tmp_path, beam_workers):
-    """With worker processes (--beam-workers) each worker reads the source for its shards."""
+    """With worker processes (--beam-workers) each worker reads its staged shards; nothing
+    staged is left behind."""
     config = DataConfig(synthetic=SyntheticConfig(20, 30, 400), eval_fraction=0.25)
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path)
@@ -69,6 +73,7 @@ def test_executor_writes_both_splits_and_marks_the_artifact(tmp_path, beam_worke
                                beam_workers=beam_workers).beam_pipeline_args
     executor.Executor(executor.Executor.Context(beam_pipeline_args=beam_args)).Do(
         {}, {"examples": [examples]}, {executor.DATA_CONFIG_KEY: config.to_json()})
+    assert sorted(os.listdir(tmp_path)) == ["Split-eval", "Split-train"]
     assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
     assert examples.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
     train = _read(os.path.join(tmp_path, "Split-train", "*.gz"))

@@ -26,3 +26,7 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
     assert "## Trainer" in written and "| small |" in written
     assert json.loads((tmp_path / "scale.json").read_text()) == report
     assert (tmp_path / "scale.png").stat().st_size > 1000
+    # A later run of one size keeps the other's measurement.
+    again = scale_benchmark.run(["tiny"], str(tmp_path), log=lambda line: None, table=table)
+    assert [r["size"] for r in again["results"]] == ["tiny", "small"]
+    assert again["results"][1] == small

@@ -2,16 +2,17 @@
 
 Neither split protocol is a hash of single records (`random` is a seeded shuffle of all
 ratings, `temporal` needs each user's ratings together), so the source is read and split once
-in this process (numpy, seconds for ml-100k). The ratings become Arrow columns, which
-tfx_bsl encodes to tf.Examples in C++; Beam then writes the shards in parallel, each a gzipped
-TFRecord file, the format every TFX component reads. One Beam element per shard, not per
-rating: TFX's per-record WriteSplit spent 20 s of Python on ml-100k.
+in this process (numpy, seconds for ml-100k). The ratings become Arrow columns, staged as one
+Arrow file per shard beside the output; Beam's workers each read their shard's file (never
+the whole source), encode it to tf.Examples in C++ (tfx_bsl) and write one gzipped TFRecord
+file, the format every TFX component reads. One Beam element per shard, not per rating:
+TFX's per-record WriteSplit spent 20 s of Python on ml-100k, and rows sent through the
+pipeline itself would be pickled and compressed whole.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import math
 import os
 from typing import Any, Dict, List, Tuple
@@ -72,13 +73,8 @@ def activity_buckets(data: MovieLensData, is_eval: np.ndarray) -> List[str]:
     return [features.activity_bucket(train_counts[user]) for user in data.user_ids.tolist()]
 
 
-@functools.lru_cache(maxsize=1)
 def split_batches(data_config: str) -> Dict[str, pa.RecordBatch]:
-    """The rows of each split of the source `data_config` (DataConfig JSON) names.
-
-    Cached: Beam's workers call it for their shards instead of receiving the rows through the
-    pipeline, whose pickled form would hold every rating (and bz2-compressing it took 12 s).
-    """
+    """The rows of each split of the source `data_config` (DataConfig JSON) names."""
     config = DataConfig.from_json(data_config)
     data, is_eval = sources.load_split(config)
     logging.info(
@@ -90,26 +86,38 @@ def split_batches(data_config: str) -> Dict[str, pa.RecordBatch]:
     return {TRAIN: batch.filter(pa.array(~is_eval)), EVAL: batch.filter(pa.array(is_eval))}
 
 
-Shard = Tuple[str, str, str, int, int]  # data config, split, file path, first row, row count
+Shard = Tuple[str, str]  # the staged Arrow file of its rows, the TFRecord file to write
 
 
-def shards(data_config: str, split: str, split_uri: str, num_rows: int) -> List[Shard]:
-    """The shards of one split; at least one, possibly empty."""
-    count = max(1, math.ceil(num_rows / RATINGS_PER_SHARD))
-    size = math.ceil(num_rows / count)
+def stage_shards(split: str, batch: pa.RecordBatch, split_uri: str,
+                 staging_dir: str) -> List[Shard]:
+    """Writes one split's rows as Arrow files of at most RATINGS_PER_SHARD rows; at least
+    one shard, possibly empty."""
+    count = max(1, math.ceil(batch.num_rows / RATINGS_PER_SHARD))
+    size = math.ceil(batch.num_rows / count)
     prefix = os.path.join(split_uri, write_split.DEFAULT_TF_RECORD_FILE_NAME)
-    return [(data_config, split, f"{prefix}-{index:05d}-of-{count:05d}.gz", index * size, size)
-            for index in range(count)]
+    work = []
+    for index in range(count):
+        staged = os.path.join(staging_dir, f"{split}-{index:05d}.arrow")
+        buffer = pa.BufferOutputStream()
+        with pa.ipc.new_file(buffer, batch.schema) as writer:
+            writer.write_batch(batch.slice(index * size, size))
+        with tf.io.gfile.GFile(staged, "wb") as out:  # gfile: on Kubeflow this is gs://
+            out.write(buffer.getvalue().to_pybytes())
+        work.append((staged, f"{prefix}-{index:05d}-of-{count:05d}.gz"))
+    return work
 
 
 def write_shard(shard: Shard) -> int:
-    """Encodes one shard's rows as tf.Examples into a gzipped TFRecord file."""
-    data_config, split, path, first, count = shard
-    batch = split_batches(data_config)[split].slice(first, count)
+    """Encodes one staged shard's rows as tf.Examples into a gzipped TFRecord file."""
+    staged, path = shard
+    with tf.io.gfile.GFile(staged, "rb") as source:
+        table = pa.ipc.open_file(pa.BufferReader(source.read())).read_all()
     with tf.io.TFRecordWriter(path, options="GZIP") as out:
-        for example in example_coder.RecordBatchToExamples(batch):
-            out.write(example)
-    return batch.num_rows
+        for batch in table.to_batches():
+            for example in example_coder.RecordBatchToExamples(batch):
+                out.write(example)
+    return table.num_rows
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -121,18 +129,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
         examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
-        work = []
-        for split, batch in split_batches(data_config).items():
-            split_uri = artifact_utils.get_split_uri([examples], split)
-            tf.io.gfile.makedirs(split_uri)
-            work += shards(data_config, split, split_uri, batch.num_rows)
+        staging_dir = os.path.join(examples.uri, ".staging")
+        tf.io.gfile.makedirs(staging_dir)
         try:
+            work = []
+            for split, batch in split_batches(data_config).items():
+                split_uri = artifact_utils.get_split_uri([examples], split)
+                tf.io.gfile.makedirs(split_uri)
+                work += stage_shards(split, batch, split_uri, staging_dir)
             with self._make_beam_pipeline() as pipeline:
                 _ = (pipeline
                      | "Shards" >> beam.Create(work, reshuffle=False)
                      | "WriteShard" >> beam.Map(write_shard))
         finally:
-            split_batches.cache_clear()  # the local runner goes on to train in this process
+            tf.io.gfile.rmtree(staging_dir)
         set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         set_file_format(examples, write_split.to_file_format_str(
             example_gen_pb2.FORMAT_TFRECORDS_GZIP))
