@@ -24,7 +24,6 @@ from components import storage
 from serving import servable
 
 SERVING_SUBDIR = "Format-Serving"  # where the Trainer writes the serving SavedModel
-GRAPH_FILE = "saved_model.pb"
 PUSH_OUTCOME = "push_outcome"  # PushedModel property: why it was or was not pushed
 
 
@@ -35,7 +34,7 @@ def next_version(model_dir: str) -> int:
 def _push_to_object_store(source: str, model_dir: str) -> str:
     target = os.path.join(model_dir, str(next_version(model_dir)))
     files = [os.path.relpath(path, source) for path in storage.files_under(source)]
-    for relative in sorted(files, key=lambda f: f == GRAPH_FILE):  # the graph file last
+    for relative in sorted(files, key=lambda f: f == storage.GRAPH_FILE):  # the graph file last
         destination = os.path.join(target, relative)
         tf.io.gfile.makedirs(os.path.dirname(destination))
         tf.io.gfile.copy(os.path.join(source, relative), destination)

@@ -45,6 +45,9 @@ def listdir(path: str) -> List[str]:
     return sorted(name.rstrip("/") for name in tf.io.gfile.listdir(path))
 
 
+GRAPH_FILE = "saved_model.pb"  # a version directory's graph; TF Serving loads none without
+
+
 def versions(model_dir: str) -> List[int]:
     """The version numbers under a model directory in TF Serving's layout (`<dir>/<n>/`)."""
     return sorted(int(name) for name in listdir(model_dir) if name.isdigit())

@@ -370,7 +370,7 @@ def newest_version(model_dir: str) -> str:
         raise NotFound(f"no model directory {model_dir}; push a model first (movielens-tfx run)"
                        " or give --model-dir")
     complete = [v for v in storage.versions(model_dir)
-                if storage.exists(os.path.join(model_dir, str(v), "saved_model.pb"))]
+                if storage.exists(os.path.join(model_dir, str(v), storage.GRAPH_FILE))]
     if not complete:
         raise NotFound(f"{model_dir} has no complete version directory (1/, 2/, ... with a "
                        "saved_model.pb)")

@@ -131,8 +131,11 @@ class RecommenderModule(tf.Module):
         scores = tf.matmul(tf.gather(self.user_vectors, user_index), movie_vectors,
                            transpose_b=True)
         known = user_index < self.num_users
-        popular = tf.broadcast_to(self.popularity, tf.shape(scores))
-        return tf.where(known[:, tf.newaxis], scores, popular)
+        return tf.where(known[:, tf.newaxis], scores, self._popular(user_index))
+
+    def _popular(self, user_index: tf.Tensor) -> tf.Tensor:
+        """[batch, num_movies]: every user scores movies by log(1 + training count)."""
+        return tf.broadcast_to(self.popularity, [tf.size(user_index), self.num_movies])
 
     def _exclude_seen(self, scores: tf.Tensor, user_index: tf.Tensor) -> tf.Tensor:
         watched = tf.RaggedTensor.from_row_splits(self.seen_movies, self.seen_row_splits,
@@ -142,11 +145,14 @@ class RecommenderModule(tf.Module):
         fill = tf.fill(tf.shape(seen.flat_values), tf.constant(-np.inf, tf.float32))
         return tf.tensor_scatter_nd_update(scores, positions, fill)
 
-    def _retrieve(self, user_index: tf.Tensor):
-        scores = self._scores(user_index)
+    def _top_k(self, scores: tf.Tensor, user_index: tf.Tensor):
+        """The k best-scored movies of each row, the user's training movies left out."""
         if self.exclude_seen:
             scores = self._exclude_seen(scores, user_index)
         return tf.math.top_k(scores, k=self.top_k)
+
+    def _retrieve(self, user_index: tf.Tensor):
+        return self._top_k(self._scores(user_index), user_index)
 
     def _personalized(self, user_index: tf.Tensor) -> tf.Tensor:
         return user_index < self.num_users
@@ -227,10 +233,7 @@ class RecommenderModule(tf.Module):
         top = self._retrieve(user_index)
         # The naive baselines the gate compares with (components/gate_metrics.py): the
         # global mean training rating, and the k most rated training movies not yet seen.
-        popular = tf.broadcast_to(self.popularity, [tf.size(user_index), self.num_movies])
-        if self.exclude_seen:
-            popular = self._exclude_seen(popular, user_index)
-        most_popular = tf.math.top_k(popular, k=self.top_k)
+        most_popular = self._top_k(self._popular(user_index), user_index)
         global_mean = self.movie_mean[self.num_movies]
         return {"rating": _stars(self._rate(user_index, movie_index)),
                 "top_k_hit": _hit(top.indices, movie_index),
@@ -248,7 +251,7 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
         LOOKUP_MOVIE: module.lookup_movie, SERVING_DEFAULT: module.serving_default,
     }
     save(module, directory, signatures)
-    extra = os.path.join(directory, "assets.extra")
+    extra = os.path.join(directory, warmup.ASSETS_EXTRA)
     tf.io.gfile.makedirs(extra)  # gfile: on Kubeflow the model directory is on gs://
     with tf.io.gfile.GFile(os.path.join(extra, METADATA_FILE), "w") as out:
         json.dump({"top_k": module.top_k, "exclude_seen": module.exclude_seen,

@@ -14,9 +14,10 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 from tensorflow_serving.apis import prediction_log_pb2
 
+from serving import warmup
 from serving.session_model import SessionModel, error_line
 
-WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
+WARMUP_PATH = os.path.join(warmup.ASSETS_EXTRA, warmup.WARMUP_FILE)
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit (saved_model_warmup_util.cc)
 
 

@@ -11,6 +11,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from components import features
 from serving import export
 
+ASSETS_EXTRA = "assets.extra"  # TF Serving reads a version's extra files here
 WARMUP_FILE = "tf_serving_warmup_requests"
 
 

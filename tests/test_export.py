@@ -178,7 +178,7 @@ def test_serving_default_reads_examples_for_the_evaluator(exported):
 
 
 def test_warmup_requests_replay_against_every_signature(exported):
-    path = os.path.join(exported["path"], "assets.extra", warmup.WARMUP_FILE)
+    path = os.path.join(exported["path"], warmup.ASSETS_EXTRA, warmup.WARMUP_FILE)
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
             for r in tf.data.TFRecordDataset(path)]
     names = [log.predict_log.request.model_spec.signature_name for log in logs]
