@@ -6,6 +6,7 @@ format is this project's own, and declaring it saves two components and a pass o
 
 from __future__ import annotations
 
+import numpy as np
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 # Raw features, as in the tf.Examples.
@@ -54,6 +55,8 @@ def raw_schema() -> schema_pb2.Schema:
     return schema
 
 
-def activity_bucket(train_ratings: int) -> str:
-    """The USER_ACTIVITY bucket of a user with `train_ratings` ratings in the train split."""
-    return [name for name, fewest in ACTIVITY_BUCKETS if train_ratings >= fewest][-1]
+def activity_buckets(train_ratings: np.ndarray) -> np.ndarray:
+    """The USER_ACTIVITY bucket of each user, by their number of ratings in the train split."""
+    fewest = [low for _, low in ACTIVITY_BUCKETS]
+    names = np.array([name for name, _ in ACTIVITY_BUCKETS], dtype=object)
+    return names[np.searchsorted(fewest, np.asarray(train_ratings), side="right") - 1]

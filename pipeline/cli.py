@@ -36,6 +36,9 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic-users", type=int, default=943)
     parser.add_argument("--synthetic-movies", type=int, default=1682)
     parser.add_argument("--synthetic-ratings", type=int, default=100_000)
+    parser.add_argument("--gate-examples", type=int, default=None,
+                        help="the pipeline's gate reads a seeded sample of this many eval "
+                             "ratings, all of eval when smaller (default: DataConfig's, 100,000)")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -180,6 +183,7 @@ def _data_config(args: argparse.Namespace):
         split=args.split,
         eval_fraction=args.eval_fraction,
         split_seed=args.seed,
+        **({} if args.gate_examples is None else {"gate_examples": args.gate_examples}),
         synthetic=SyntheticConfig(
             num_users=args.synthetic_users, num_movies=args.synthetic_movies,
             num_ratings=args.synthetic_ratings, seed=args.seed),

@@ -36,10 +36,16 @@ class DataConfig:
     synthetic: SyntheticConfig = SyntheticConfig()
     tfds_dataset: str = DEFAULT_DATASET
     tfds_data_dir: Optional[str] = None
+    # The Evaluator's gate reads a seeded sample of this many eval ratings (all of eval when
+    # it is smaller): at ml-25m size eval holds 5M. The spread of the gate's ratios over such
+    # samples is in reports/scale.md.
+    gate_examples: int = 100_000
 
     def __post_init__(self) -> None:
         if self.split not in SPLITTERS:
             raise ConfigError(f"--split must be one of {sorted(SPLITTERS)}, got {self.split!r}")
+        if self.gate_examples < 1:
+            raise ConfigError(f"gate_examples must be at least 1, got {self.gate_examples}")
         if not 0.0 < self.eval_fraction < 1.0:
             raise ConfigError(f"eval_fraction must be between 0 and 1, got {self.eval_fraction}")
         if self.is_local_path and not storage.exists(self.source):

@@ -9,6 +9,7 @@ from tfx import v1 as tfx
 
 from components.evaluator import eval_config
 from components.example_gen.component import MovieLensExampleGen
+from components.example_gen.executor import GATE
 from components.pusher import VersionedPusher
 from components.resolver import latest_blessed_baseline
 from components.schema_gen import MovieLensSchemaGen, schema_text
@@ -39,13 +40,15 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        # Pre/post-transform statistics cost a pass over the data each and nothing reads them.
+        # Pre/post-transform statistics cost a pass over the data each and nothing reads them;
+        # the Trainer applies the graph itself (components/transform.py).
         disable_statistics=True,
+        materialize=False,
         custom_config={CODE_VERSION_KEY: data_code},
     )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
+        examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         # Epochs and early stopping come from the model config; Keras decides the steps.
         train_args=tfx.proto.TrainArgs(splits=["train"]),
@@ -58,6 +61,7 @@ def create_pipeline(
                                              exclude_candidate=baseline_excludes_candidate)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
+        example_splits=[GATE],
         model=trainer.outputs["model"],
         baseline_model=latest_blessed.outputs["model"],
         eval_config=eval_config(config.gate),

@@ -21,8 +21,8 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import psutil
 
 from components.evaluator import gate_summary
-from pipeline import files, local_runner
-from pipeline.config import PipelineConfig
+from pipeline import files, gate_spread, local_runner
+from pipeline.config import DataConfig, PipelineConfig
 
 # The releases' users, movies and ratings.
 SIZES: Dict[str, Tuple[int, int, int]] = {
@@ -48,13 +48,13 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def _run_size(name: str, size: Tuple[int, int, int], root: str,
+def _run_size(name: str, size: Tuple[int, int, int], root: str, gate_examples: int,
               log: Callable[[str], None]) -> Dict:
     users, movies, ratings = size
     command = [sys.executable, "-m", "pipeline.cli", "run", "--pipeline-root", root,
                "--serving-dir", os.path.join(root, "serving"),
                "--synthetic-users", str(users), "--synthetic-movies", str(movies),
-               "--synthetic-ratings", str(ratings)]
+               "--synthetic-ratings", str(ratings), "--gate-examples", str(gate_examples)]
     samples: List[Tuple[float, int]] = []
     started = time.time()
     with open(os.path.join(root, "run.log"), "w", encoding="utf-8") as output:
@@ -86,16 +86,32 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str,
         components.append({"component": run.component, "seconds": run.seconds,
                            "peak_rss_gb": max(during, default=0) / 1e9,
                            "examples_per_second": ratings / max(run.seconds, 1e-9)})
-    evaluator = next(r for r in runs if r.component == "Evaluator")
+    by_name = {run.component: run for run in runs}
+    log(f"{name}: the gate's ratios on further samples of eval ...")
+    spread = gate_spread.spread(
+        os.path.join(by_name["Trainer"].outputs["model"], "Format-Serving"),
+        by_name["MovieLensExampleGen"].outputs["examples"], gate_examples)
     result = {"size": name, "users": users, "movies": movies, "ratings": ratings,
               "seconds": seconds, "peak_rss_gb": max((s for _, s in samples), default=0) / 1e9,
-              "components": components, "gate": gate_summary(evaluator.outputs["evaluation"])}
+              "components": components,
+              "gate": gate_summary(by_name["Evaluator"].outputs["evaluation"]),
+              "gate_spread": spread, "training": _training(by_name["Trainer"])}
     log(f"{name}: {seconds:.0f} s, peak RSS {result['peak_rss_gb']:.1f} GB")
     return result
 
 
+def _training(trainer: local_runner.ComponentRun) -> Dict:
+    """What the Trainer's training.json says: examples, seconds, why it stopped."""
+    with open(os.path.join(trainer.outputs["model_run"], "training.json"),
+              encoding="utf-8") as saved:
+        training = json.load(saved)
+    return {key: training[key] for key in ("training_ratings", "examples_seen", "seconds",
+                                           "epochs", "stopped_because")}
+
+
 def run(sizes: Sequence[str], report_dir: str, log: Callable[[str], None] = print,
-        table: Dict[str, Tuple[int, int, int]] = SIZES) -> Dict:
+        table: Dict[str, Tuple[int, int, int]] = SIZES,
+        gate_examples: int = DataConfig.gate_examples) -> Dict:
     """Runs the pipeline at each named size of `table` (users, movies, ratings), in order.
 
     Sizes measured before (in `report_dir`'s scale.json) and not named here are kept, so the
@@ -108,7 +124,7 @@ def run(sizes: Sequence[str], report_dir: str, log: Callable[[str], None] = prin
     for name in sizes:
         log(f"{name}: {table[name][2]:,} ratings ...")
         with tempfile.TemporaryDirectory(prefix=f"scale-{name}-") as root:
-            kept[name] = _run_size(name, table[name], root, log)
+            kept[name] = _run_size(name, table[name], root, gate_examples, log)
     results = sorted(kept.values(), key=lambda result: result["ratings"])
     report = {**files.report_header("synthetic"), "results": results}
     files.publish_text(os.path.join(report_dir, "scale.json"), json.dumps(report, indent=2))
@@ -157,6 +173,41 @@ def markdown(report: Dict) -> str:
                      f"{gate['baseline_rmse']:.3f} | {gate['top_k_accuracy']:.3f} / "
                      f"{gate['baseline_top_k_accuracy']:.3f} | "
                      f"{'yes' if gate['passed'] else 'no'} |")
+    lines += ["", "## Training", "",
+              "Keras fitting only (reading, the history table and the export are the rest of "
+              "the Trainer's time). A step is one batch of the model's batch size.", "",
+              "| size | training ratings | examples seen | epochs | seconds | examples/s | "
+              "why it stopped |", "|---|---|---|---|---|---|---|"]
+    for result in results:
+        training = result.get("training")
+        if training:
+            lines.append(
+                f"| {result['size']} | {training['training_ratings']:,} | "
+                f"{training['examples_seen']:,} | {training['epochs']} | "
+                f"{training['seconds']:.0f} | "
+                f"{training['examples_seen'] / training['seconds']:,.0f} | "
+                f"{training['stopped_because'].split(';')[0]} |")
+    lines += ["", "## The gate's sample", "",
+              "The Evaluator reads a seeded sample of eval (DataConfig.gate_examples). The "
+              "same ratios on further seeded samples of that size, from the model's "
+              "`serving_default` outputs: mean ± std [min, max], and how many samples the "
+              "default relative gate blesses.", "",
+              "| size | eval ratings | sample | RMSE / global mean's | top-k / most popular's "
+              "| blessed |", "|---|---|---|---|---|---|"]
+    for result in results:
+        spread = result.get("gate_spread")
+        if spread is None:
+            continue
+        if not spread["samples"]:
+            lines.append(f"| {result['size']} | {spread['eval_size']:,} | all of eval | "
+                         "(no sampling) | (no sampling) | |")
+            continue
+        cells = [f"{spread[n]['mean']:.3f} ± {spread[n]['std']:.3f} [{spread[n]['min']:.3f}, "
+                 f"{spread[n]['max']:.3f}]" for n in ("rmse_over_baseline",
+                                                      "top_k_over_baseline")]
+        lines.append(f"| {result['size']} | {spread['eval_size']:,} | "
+                     f"{spread['sample_size']:,} | {cells[0]} | {cells[1]} | "
+                     f"{spread['blessed']} of {spread['samples']} |")
     return "\n".join(lines + [""])
 
 

@@ -26,7 +26,9 @@ def test_a_rating_becomes_an_example_with_its_movie_and_activity():
         movies={"42": Movie("42", "Café (1995)", ("Comedy", "Drama")),
                 "43": Movie("43", "Untitled", ())},
         description="test")
-    first, second = _examples(executor.to_record_batch(data, ["heavy (150+)", "light (<50)"]))
+    is_eval = np.array([False, True])
+    second, first = _examples(executor.record_batch(executor.encode(data, is_eval),
+                                                    np.array([1, 0])))
     feature = first.features.feature
     assert feature[features.USER_ID].bytes_list.value == [b"7"]
     assert feature[features.MOVIE_ID].bytes_list.value == [b"42"]
@@ -34,7 +36,7 @@ def test_a_rating_becomes_an_example_with_its_movie_and_activity():
     assert feature[features.TIMESTAMP].int64_list.value == [881250949]
     assert feature[features.MOVIE_TITLE].bytes_list.value == ["Café (1995)".encode()]
     assert feature[features.GENRES].bytes_list.value == [b"Comedy|Drama"]
-    assert feature[features.USER_ACTIVITY].bytes_list.value == [b"heavy (150+)"]
+    assert feature[features.USER_ACTIVITY].bytes_list.value == [b"light (<50)"]
     assert set(feature) == {f.name for f in features.raw_schema().feature}
     assert second.features.feature[features.GENRES].bytes_list.value == [b""]
     assert second.features.feature[features.RATING].float_list.value == [2.5]
@@ -48,13 +50,16 @@ def _read(pattern):
 def test_large_splits_are_written_in_shards_that_keep_every_row(tmp_path, monkeypatch):
     monkeypatch.setattr(executor, "RATINGS_PER_SHARD", 4)
     config = DataConfig(synthetic=SyntheticConfig(5, 9, 10), eval_fraction=0.2).to_json()
-    train = executor.split_batches(config)[executor.TRAIN]
+    encoded, rows = executor.split_rows(config)
+    train = executor.record_batch(encoded, rows[executor.TRAIN])
     (tmp_path / "staging").mkdir()
-    work = executor.stage_shards(executor.TRAIN, train, str(tmp_path), str(tmp_path / "staging"))
+    work = executor.stage_shards(executor.TRAIN, encoded, rows[executor.TRAIN], str(tmp_path),
+                                 str(tmp_path / "staging"))
     assert [os.path.basename(path) for _, path in work] == [
         f"data_tfrecord-0000{i}-of-00002.gz" for i in range(2)]
     # A shard writer (a Beam worker) reads its staged rows only, never the source.
-    monkeypatch.setattr(executor, "split_batches", None)
+    monkeypatch.setattr(executor, "split_rows", None)
+    monkeypatch.setattr(executor, "encode", None)
     assert sum(executor.write_shard(shard) for shard in work) == train.num_rows == 8
     assert _read(os.path.join(tmp_path, "*.gz")) == _examples(train)
 
@@ -63,18 +68,19 @@ def test_large_splits_are_written_in_shards_that_keep_every_row(tmp_path, monkey
     pytest.param(0, id="in-process"),
     pytest.param(2, id="two-worker-processes", marks=pytest.mark.slow),  # ~10 s of start-up
 ])
-def test_executor_writes_both_splits_and_marks_the_artifact(tmp_path, beam_workers):
+def test_executor_writes_every_split_and_marks_the_artifact(tmp_path, beam_workers):
     """With worker processes (--beam-workers) each worker reads its staged shards; nothing
     staged is left behind."""
-    config = DataConfig(synthetic=SyntheticConfig(20, 30, 400), eval_fraction=0.25)
+    config = DataConfig(synthetic=SyntheticConfig(20, 30, 400), eval_fraction=0.25,
+                        gate_examples=40)
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path)
     beam_args = PipelineConfig(pipeline_root=str(tmp_path),
                                beam_workers=beam_workers).beam_pipeline_args
     executor.Executor(executor.Executor.Context(beam_pipeline_args=beam_args)).Do(
         {}, {"examples": [examples]}, {executor.DATA_CONFIG_KEY: config.to_json()})
-    assert sorted(os.listdir(tmp_path)) == ["Split-eval", "Split-train"]
-    assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
+    assert sorted(os.listdir(tmp_path)) == ["Split-eval", "Split-gate", "Split-train"]
+    assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval", "gate"]
     assert examples.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
     train = _read(os.path.join(tmp_path, "Split-train", "*.gz"))
     evaluation = _read(os.path.join(tmp_path, "Split-eval", "*.gz"))
@@ -84,6 +90,20 @@ def test_executor_writes_both_splits_and_marks_the_artifact(tmp_path, beam_worke
     assert sorted((e.features.feature[features.USER_ID].bytes_list.value[0].decode(),
                    e.features.feature[features.MOVIE_ID].bytes_list.value[0].decode())
                   for e in evaluation) == expected
+    gate = _read(os.path.join(tmp_path, "Split-gate", "*.gz"))
+    assert len(gate) == 40
+    assert all(example in evaluation for example in gate)
+
+
+def test_the_gate_sample_is_seeded_bounded_and_all_of_a_small_eval():
+    config = DataConfig(gate_examples=1000)
+    assert executor.gate_sample(999, config).tolist() == list(range(999))
+    sample = executor.gate_sample(50_000, config)
+    assert len(sample) == len(set(sample.tolist())) == 1000
+    assert sample.tolist() == sorted(sample.tolist()) and sample.max() < 50_000
+    assert (sample == executor.gate_sample(50_000, config)).all()
+    other = executor.gate_sample(50_000, DataConfig(gate_examples=1000, split_seed=7))
+    assert not (sample == other).all()
 
 
 def test_data_config_round_trips_through_json(tmp_path):
@@ -95,6 +115,7 @@ def test_data_config_round_trips_through_json(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"split": "by-genre"}, "--split must be one of"),
     ({"eval_fraction": 1.0}, "eval_fraction"),
+    ({"gate_examples": 0}, "gate_examples"),
     ({"source": "/no/such/movielens"}, "no such file or directory"),
 ])
 def test_bad_data_options_are_named(kwargs, message):
@@ -123,6 +144,27 @@ def test_load_split_masks_the_configured_protocol():
 
 
 def test_activity_buckets_by_training_ratings():
-    assert [features.activity_bucket(n) for n in (0, 49, 50, 149, 150, 700)] == [
+    assert features.activity_buckets(np.array([0, 49, 50, 149, 150, 700])).tolist() == [
         "light (<50)", "light (<50)", "medium (50-149)", "medium (50-149)", "heavy (150+)",
         "heavy (150+)"]
+
+
+def test_each_rating_keeps_its_own_user_movie_and_bucket_in_any_shard():
+    """Codes into the distinct users and movies, taken per shard, give back every rating."""
+    config = DataConfig(synthetic=SyntheticConfig(30, 50, 600))
+    data, is_eval = sources.load_split(config)
+    encoded = executor.encode(data, is_eval)
+    rows = np.random.default_rng(0).permutation(600)[:97]
+    examples = _examples(executor.record_batch(encoded, rows))
+    train_counts = {user: int(((data.user_ids == user) & ~is_eval).sum())
+                    for user in set(data.user_ids.tolist())}
+    for row, example in zip(rows.tolist(), examples):
+        feature = example.features.feature
+        user, movie = data.user_ids[row], data.movie_ids[row]
+        assert feature[features.USER_ID].bytes_list.value == [user.encode()]
+        assert feature[features.MOVIE_ID].bytes_list.value == [movie.encode()]
+        assert feature[features.MOVIE_TITLE].bytes_list.value == [
+            data.movies[movie].title.encode()]
+        assert feature[features.RATING].float_list.value == [data.ratings[row]]
+        assert feature[features.USER_ACTIVITY].bytes_list.value == [
+            features.activity_buckets(np.array([train_counts[user]]))[0].encode()]

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.features import MOVIE_INDEX, USER_INDEX
+from components.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
 from pipeline.config import ConfigError, ModelConfig
+from trainer import data
 from trainer import model as model_lib
 from trainer import train
 from trainer.data import Ratings
@@ -124,3 +125,15 @@ def test_large_data_is_validated_every_examples_per_epoch_and_the_stop_is_explai
 def test_examples_per_epoch_below_the_batch_size_is_refused():
     with pytest.raises(ConfigError, match="examples_per_epoch"):
         ModelConfig(batch_size=1024, examples_per_epoch=1000)
+
+
+def test_titles_are_read_once_per_movie_from_any_batch():
+    batches = [{USER_INDEX: np.array([[0], [1], [0]]), MOVIE_INDEX: np.array([[2], [0], [2]]),
+                RATING_NORMALIZED: np.array([[0.5], [1.0], [0.0]]),
+                MOVIE_TITLE: np.array([[b"Two"], [b"Zero"], [b"Two"]])},
+               {USER_INDEX: np.array([[1]]), MOVIE_INDEX: np.array([[1]]),
+                RATING_NORMALIZED: np.array([[0.25]]), MOVIE_TITLE: np.array([["Één".encode()]])}]
+    ratings, titles = data.from_transformed_batches(batches)
+    assert titles == {0: "Zero", 1: "Één", 2: "Two"}
+    assert ratings.movie_index.tolist() == [2, 0, 2, 1]
+    assert ratings.rating.tolist() == [0.5, 1.0, 0.0, 0.25]

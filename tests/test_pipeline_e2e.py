@@ -99,7 +99,7 @@ def test_every_component_runs_and_is_recorded(first_run):
     assert len(executions) == len(COMPONENTS)
     assert all(e.last_known_state == metadata_store_pb2.Execution.COMPLETE for e in executions)
     [examples] = _example_gen_artifacts(config, store)
-    assert examples.properties["split_names"].string_value == '["train", "eval"]'
+    assert examples.properties["split_names"].string_value == '["train", "eval", "gate"]'
 
 
 def test_the_blessed_model_is_pushed_as_version_1(first_run):
@@ -143,21 +143,19 @@ def test_examples_hold_both_splits_without_overlap(first_run):
     train, evaluation = _read_split(uri, "train"), _read_split(uri, "eval")
     assert (len(train), len(evaluation)) == (2400, 600)
     assert not _pairs(train) & _pairs(evaluation)
+    assert _pairs(_read_split(uri, "gate")) == _pairs(evaluation)  # eval < gate_examples
     feature = train[0].features.feature
     assert set(feature) == {f.name for f in features.raw_schema().feature}
 
 
-def test_transform_output_has_vocabularies_and_transformed_splits(first_run):
+def test_transform_writes_vocabularies_and_no_transformed_copy(first_run):
     _, runs, _ = first_run
     transform = _by_name(runs)["Transform"].outputs
     output = tft.TFTransformOutput(transform["transform_graph"])
     train_users = {user for user, _ in _pairs(_read_split(_by_name(runs)["MovieLensExampleGen"].outputs["examples"], "train"))}
     assert set(output.vocabulary_by_name(features.USER_VOCABULARY)) == train_users
-    transformed = _read_split(transform["transformed_examples"], "eval")
-    assert len(transformed) == 600
-    ratings = [e.features.feature[features.RATING_NORMALIZED].float_list.value[0]
-               for e in transformed]
-    assert min(ratings) >= 0.0 and max(ratings) <= 1.0
+    # The Trainer applies the graph to the raw examples; nothing else reads a copy.
+    assert "transformed_examples" not in transform
 
 
 def test_trainer_exports_a_servable_model(first_run):
@@ -171,7 +169,9 @@ def test_trainer_exports_a_servable_model(first_run):
     assert top["movie_ids"].shape == (1, MODEL.top_k)
     model_run = trainer.outputs["model_run"]
     with open(os.path.join(model_run, "training.json")) as saved:
-        assert json.load(saved)["epochs"] == MODEL.epochs
+        training = json.load(saved)
+    assert training["epochs"] == MODEL.epochs
+    assert training["training_ratings"] == 2400  # every raw train example, transformed
     event_files = glob.glob(os.path.join(model_run, "logs", "*", "events.out.tfevents.*"))
     assert event_files, "TensorBoard logs are written into the model run directory"
 
@@ -282,7 +282,5 @@ def test_the_portable_beam_path_gives_the_same_artifacts(first_run, tmp_path):
                                      ).vocabulary_by_name(name) == \
             tft.TFTransformOutput(direct["Transform"].outputs["transform_graph"]
                                   ).vocabulary_by_name(name)
-    assert _read_split(again["Transform"].outputs["transformed_examples"], "eval") == \
-        _read_split(direct["Transform"].outputs["transformed_examples"], "eval")
     gate = gate_summary(again["Evaluator"].outputs["evaluation"])
     assert gate["example_count"] == 600 and _blessed(again["Evaluator"])

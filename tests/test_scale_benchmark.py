@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
     table = {"tiny": (40, 100, 1500), "small": (60, 150, 3000)}
     report = scale_benchmark.run(["tiny", "small"], str(tmp_path), log=lambda line: None,
-                                 table=table)
+                                 table=table, gate_examples=200)
     tiny, small = report["results"]
     assert (tiny["ratings"], small["ratings"]) == (1500, 3000)
     for result in (tiny, small):
@@ -22,8 +22,20 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
         trainer = next(c for c in result["components"] if c["component"] == "Trainer")
         assert 0.2 < trainer["peak_rss_gb"] <= result["peak_rss_gb"] < 24  # a TF process
         assert result["gate"]["baseline_rmse"] > 0
+    # tiny's eval (300) is sampled for the gate; small's (600) too, five more times here.
+    assert tiny["gate"]["example_count"] == small["gate"]["example_count"] == 200
+    spread = small["gate_spread"]
+    assert (spread["eval_size"], spread["sample_size"], spread["samples"]) == (600, 200, 5)
+    for ratio in ("rmse_over_baseline", "top_k_over_baseline"):
+        low, mean, high = (spread[ratio][k] for k in ("min", "mean", "max"))
+        assert 0 < low < high and low <= mean <= high and spread[ratio]["std"] > 0
+    assert 0 <= spread["blessed"] <= 5
+    assert small["training"]["training_ratings"] == 2400
+    assert small["training"]["examples_seen"] > 0 and "Training stopped" in \
+        small["training"]["stopped_because"]
     written = (tmp_path / "scale.md").read_text()
     assert "## Trainer" in written and "| small |" in written
+    assert f"{spread['blessed']} of 5 |" in written
     assert json.loads((tmp_path / "scale.json").read_text()) == report
     assert (tmp_path / "scale.png").stat().st_size > 1000
     # A later run of one size keeps the other's measurement.

@@ -61,7 +61,7 @@ def from_transformed_batches(batches) -> Tuple[Ratings, Dict[int, str]]:
     """Ratings (and each movie's title by index) from batches of transformed features.
 
     `batches` yields dicts of numpy arrays, as a TFX data accessor's or a parsed TFRecord
-    dataset's batches do.
+    dataset's batches do. Titles are decoded once per movie, not once per rating.
     """
     columns: Dict[str, List[np.ndarray]] = {USER_INDEX: [], MOVIE_INDEX: [],
                                             RATING_NORMALIZED: []}
@@ -69,10 +69,11 @@ def from_transformed_batches(batches) -> Tuple[Ratings, Dict[int, str]]:
     for batch in batches:
         for name, parts in columns.items():
             parts.append(np.asarray(batch[name]).reshape(-1))
-        movie_index = np.asarray(batch[MOVIE_INDEX]).reshape(-1)
-        for index, title in zip(movie_index.tolist(),
-                                np.asarray(batch[MOVIE_TITLE]).reshape(-1).tolist()):
-            titles.setdefault(index, title.decode("utf-8"))
+        movies, first = np.unique(columns[MOVIE_INDEX][-1], return_index=True)
+        new = [i for i, movie in enumerate(movies.tolist()) if movie not in titles]
+        batch_titles = np.asarray(batch[MOVIE_TITLE]).reshape(-1)
+        for i in new:
+            titles[int(movies[i])] = batch_titles[first[i]].decode("utf-8")
     if not columns[USER_INDEX]:
         raise ValueError("no transformed examples to read")
     return Ratings(
@@ -80,4 +81,3 @@ def from_transformed_batches(batches) -> Tuple[Ratings, Dict[int, str]]:
         np.concatenate(columns[MOVIE_INDEX]).astype(np.int64),
         np.concatenate(columns[RATING_NORMALIZED]).astype(np.float32),
     ), titles
-

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from components.features import MOVIE_INDEX, USER_INDEX
 from pipeline.config import ModelConfig
+from trainer.optimizers import OPTIMIZERS
 
 
 class MultiTaskRecommender(keras.Model):
@@ -72,13 +73,16 @@ class MultiTaskRecommender(keras.Model):
             return vector
         users, position = tf.unique(user_index)
         history = tf.gather(self.watched, users)  # ragged: each distinct user's movies
-        # As a sparse (batch users x movies) by dense product: its gradient is one sparse
-        # product too, far cheaper than gathering and scattering every history row.
+        # A sparse (distinct users x distinct history movies) by dense product over the
+        # looked-up rows: its gradient reaches only those rows (a sparse update, see
+        # trainer/optimizers.py), and no step touches the whole table.
+        movies, column = tf.unique(history.flat_values)
         rows = tf.sparse.SparseTensor(
-            indices=tf.stack([history.value_rowids(), history.flat_values], axis=1),
+            indices=tf.stack([history.value_rowids(), tf.cast(column, tf.int64)], axis=1),
             values=tf.ones_like(history.flat_values, dtype=tf.float32),
-            dense_shape=tf.stack([tf.size(users, out_type=tf.int64), self.num_movies + 1]))
-        sums = tf.sparse.sparse_dense_matmul(rows, self.history_embedding.embeddings)
+            dense_shape=tf.stack([tf.size(users, out_type=tf.int64),
+                                  tf.size(movies, out_type=tf.int64)]))
+        sums = tf.sparse.sparse_dense_matmul(rows, self.history_embedding(movies))
         return self._with_history(vector, tf.gather(sums, position), user_index, target_movie)
 
     def all_user_vectors(self) -> tf.Tensor:
@@ -174,7 +178,5 @@ def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies
     log_frequency = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
     model = MultiTaskRecommender(num_users, num_movies, log_frequency,
                                  history_of(train_users, train_movies, num_users), config)
-    optimizers = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
-                  "sgd": keras.optimizers.SGD}
-    model.compile(optimizer=optimizers[config.optimizer](learning_rate=config.learning_rate))
+    model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate))
     return model

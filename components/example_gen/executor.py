@@ -1,4 +1,5 @@
-"""Executor of MovieLensExampleGen: MovieLens ratings to tf.Examples in two splits.
+"""Executor of MovieLensExampleGen: MovieLens ratings to tf.Examples in train and eval splits,
+and a bounded sample of eval for the gate.
 
 Neither split protocol is a hash of single records (`random` is a seeded shuffle of all
 ratings, `temporal` needs each user's ratings together), so the source is read and split once
@@ -12,7 +13,7 @@ pipeline itself would be pickled and compressed whole.
 
 from __future__ import annotations
 
-import collections
+import dataclasses
 import math
 import os
 from typing import Any, Dict, List, Tuple
@@ -39,42 +40,76 @@ DATA_CONFIG_KEY = "data_config"
 SOURCE_FINGERPRINT_KEY = "source_fingerprint"
 TRAIN = "train"
 EVAL = "eval"
-SPLITS = (TRAIN, EVAL)
+# A seeded sample of eval, at most DataConfig.gate_examples ratings (all of eval when it is
+# smaller): what the Evaluator's gate reads, so its cost stops growing with the data.
+GATE = "gate"
+SPLITS = (TRAIN, EVAL, GATE)
 RATINGS_PER_SHARD = 500_000
 
 
-def _one_per_row(values, value_type: pa.DataType) -> pa.LargeListArray:
-    """A column of single-value lists, the shape tf.Example features have."""
-    values = pa.array(values, type=value_type)
-    return pa.LargeListArray.from_arrays(pa.array(np.arange(len(values) + 1)), values)
+@dataclasses.dataclass(frozen=True)
+class EncodedRatings:
+    """The ratings as codes into small tables: a shard's rows become Arrow columns by `take`,
+    and no column of all ratings (a title per rating is 750 MB at ml-25m size) is ever built.
+    """
+
+    users: pa.Array  # distinct user ids (bytes)
+    user_codes: np.ndarray  # per rating: its user's row in `users`
+    movies: pa.Array  # distinct movie ids (bytes)
+    movie_codes: np.ndarray  # per rating: its movie's row in `movies`
+    titles: pa.Array  # per distinct movie
+    genres: pa.Array  # per distinct movie: genre names joined by '|'
+    activity: pa.Array  # per distinct user: the bucket of their train-split rating count
+    ratings: np.ndarray  # float32 stars
+    timestamps: np.ndarray  # int64
 
 
-def to_record_batch(data: MovieLensData, activity: List[str]) -> pa.RecordBatch:
+def _dictionary(ids: np.ndarray) -> Tuple[pa.Array, np.ndarray]:
+    """(distinct values as bytes, each id's code), hashed in C++ by Arrow."""
+    encoded = pa.array(np.asarray(ids, dtype=object), type=pa.large_string()).dictionary_encode()
+    return (encoded.dictionary.cast(pa.large_binary()),
+            encoded.indices.to_numpy(zero_copy_only=False))
+
+
+def encode(data: MovieLensData, is_eval: np.ndarray) -> EncodedRatings:
     """Every rating joined with its movie's metadata and its user's activity bucket."""
-    movie_ids = data.movie_ids.tolist()
-    titles = [data.movies[movie].title for movie in movie_ids]
-    genres = ["|".join(data.movies[movie].genres) for movie in movie_ids]
-    text = pa.large_binary()
+    users, user_codes = _dictionary(data.user_ids)
+    movies, movie_codes = _dictionary(data.movie_ids)
+    catalogue = [data.movies[movie] for movie in movies.cast(pa.large_string()).to_pylist()]
+    activity = features.activity_buckets(np.bincount(user_codes[~is_eval],
+                                                     minlength=len(users)))
+    return EncodedRatings(
+        users=users, user_codes=user_codes, movies=movies, movie_codes=movie_codes,
+        titles=pa.array([movie.title.encode() for movie in catalogue], pa.large_binary()),
+        genres=pa.array(["|".join(movie.genres).encode() for movie in catalogue],
+                        pa.large_binary()),
+        activity=pa.array([name.encode() for name in activity], pa.large_binary()),
+        ratings=np.asarray(data.ratings, np.float32),
+        timestamps=np.asarray(data.timestamps, np.int64))
+
+
+def record_batch(encoded: EncodedRatings, rows: np.ndarray) -> pa.RecordBatch:
+    """The tf.Example-shaped columns (one value per row) of the ratings `rows`."""
+    offsets = pa.array(np.arange(len(rows) + 1, dtype=np.int64))
+    user_codes = pa.array(encoded.user_codes[rows])
+    movie_codes = pa.array(encoded.movie_codes[rows])
     columns = {
-        features.USER_ID: _one_per_row([u.encode() for u in data.user_ids.tolist()], text),
-        features.MOVIE_ID: _one_per_row([m.encode() for m in movie_ids], text),
-        features.RATING: _one_per_row(data.ratings.astype(np.float32), pa.float32()),
-        features.TIMESTAMP: _one_per_row(data.timestamps.astype(np.int64), pa.int64()),
-        features.MOVIE_TITLE: _one_per_row([t.encode() for t in titles], text),
-        features.GENRES: _one_per_row([g.encode() for g in genres], text),
-        features.USER_ACTIVITY: _one_per_row([a.encode() for a in activity], text),
+        features.USER_ID: encoded.users.take(user_codes),
+        features.MOVIE_ID: encoded.movies.take(movie_codes),
+        features.RATING: pa.array(encoded.ratings[rows]),
+        features.TIMESTAMP: pa.array(encoded.timestamps[rows]),
+        features.MOVIE_TITLE: encoded.titles.take(movie_codes),
+        features.GENRES: encoded.genres.take(movie_codes),
+        features.USER_ACTIVITY: encoded.activity.take(user_codes),
     }
-    return pa.RecordBatch.from_arrays(list(columns.values()), list(columns))
+    return pa.RecordBatch.from_arrays(
+        [pa.LargeListArray.from_arrays(offsets, values) for values in columns.values()],
+        list(columns))
 
 
-def activity_buckets(data: MovieLensData, is_eval: np.ndarray) -> List[str]:
-    """Each rating's user bucket, by the user's number of ratings in the train split."""
-    train_counts = collections.Counter(data.user_ids[~is_eval].tolist())
-    return [features.activity_bucket(train_counts[user]) for user in data.user_ids.tolist()]
-
-
-def split_batches(data_config: str) -> Dict[str, pa.RecordBatch]:
-    """The rows of each split of the source `data_config` (DataConfig JSON) names."""
+def split_rows(data_config: str) -> Tuple[EncodedRatings, Dict[str, np.ndarray]]:
+    """The encoded ratings of the source `data_config` (DataConfig JSON) names, and the row
+    numbers of each split."""
     config = DataConfig.from_json(data_config)
     data, is_eval = sources.load_split(config)
     logging.info(
@@ -82,26 +117,38 @@ def split_batches(data_config: str) -> Dict[str, pa.RecordBatch]:
         data.num_ratings, data.description, config.split,
         int((~is_eval).sum()), int(is_eval.sum()),
     )
-    batch = to_record_batch(data, activity_buckets(data, is_eval))
-    return {TRAIN: batch.filter(pa.array(~is_eval)), EVAL: batch.filter(pa.array(is_eval))}
+    evaluation = np.flatnonzero(is_eval)
+    return encode(data, is_eval), {
+        TRAIN: np.flatnonzero(~is_eval), EVAL: evaluation,
+        GATE: evaluation[gate_sample(len(evaluation), config)]}
+
+
+def gate_sample(eval_rows: int, config: DataConfig) -> np.ndarray:
+    """Row numbers of eval in the gate split: a seeded sample of `gate_examples` rows, in
+    eval's order; every row when eval has no more."""
+    if eval_rows <= config.gate_examples:
+        return np.arange(eval_rows)
+    rng = np.random.default_rng([config.split_seed, eval_rows])
+    return np.sort(rng.choice(eval_rows, config.gate_examples, replace=False))
 
 
 Shard = Tuple[str, str]  # the staged Arrow file of its rows, the TFRecord file to write
 
 
-def stage_shards(split: str, batch: pa.RecordBatch, split_uri: str,
+def stage_shards(split: str, encoded: EncodedRatings, rows: np.ndarray, split_uri: str,
                  staging_dir: str) -> List[Shard]:
     """Writes one split's rows as Arrow files of at most RATINGS_PER_SHARD rows; at least
     one shard, possibly empty."""
-    count = max(1, math.ceil(batch.num_rows / RATINGS_PER_SHARD))
-    size = math.ceil(batch.num_rows / count)
+    count = max(1, math.ceil(len(rows) / RATINGS_PER_SHARD))
+    size = math.ceil(len(rows) / count)
     prefix = os.path.join(split_uri, write_split.DEFAULT_TF_RECORD_FILE_NAME)
     work = []
     for index in range(count):
+        batch = record_batch(encoded, rows[index * size:(index + 1) * size])
         staged = os.path.join(staging_dir, f"{split}-{index:05d}.arrow")
         buffer = pa.BufferOutputStream()
         with pa.ipc.new_file(buffer, batch.schema) as writer:
-            writer.write_batch(batch.slice(index * size, size))
+            writer.write_batch(batch)
         with tf.io.gfile.GFile(staged, "wb") as out:  # gfile: on Kubeflow this is gs://
             out.write(buffer.getvalue().to_pybytes())
         work.append((staged, f"{prefix}-{index:05d}-of-{count:05d}.gz"))
@@ -133,10 +180,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         tf.io.gfile.makedirs(staging_dir)
         try:
             work = []
-            for split, batch in split_batches(data_config).items():
+            encoded, rows_by_split = split_rows(data_config)
+            for split, rows in rows_by_split.items():
                 split_uri = artifact_utils.get_split_uri([examples], split)
                 tf.io.gfile.makedirs(split_uri)
-                work += stage_shards(split, batch, split_uri, staging_dir)
+                work += stage_shards(split, encoded, rows, split_uri, staging_dir)
+            del encoded, rows_by_split  # the workers read the staged shards
             with self._make_beam_pipeline() as pipeline:
                 _ = (pipeline
                      | "Shards" >> beam.Create(work, reshuffle=False)

@@ -63,7 +63,8 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> MovieLensData:
     popularity = popularity[rng.permutation(config.num_movies)]
     per_user = _ratings_per_user(rng, config)
 
-    affinity = user_taste @ movie_taste.T / np.sqrt(config.taste_dimensions)
+    # One user's affinities at a time: the users x movies matrix is 77 GB at ml-25m size.
+    scale = 1.0 / np.sqrt(config.taste_dimensions)
     user_ids: List[np.ndarray] = []
     movie_ids: List[np.ndarray] = []
     scores: List[np.ndarray] = []
@@ -71,11 +72,12 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> MovieLensData:
     user_bias = rng.normal(scale=0.5, size=config.num_users)
     movie_bias = rng.normal(scale=0.5, size=config.num_movies) + 0.3 * np.log(popularity / popularity.mean())
     for user in range(config.num_users):
-        weights = popularity * np.exp(1.5 * affinity[user])
+        affinity = (movie_taste @ user_taste[user]) * scale
+        weights = popularity * np.exp(1.5 * affinity)
         chosen = rng.choice(config.num_movies, size=per_user[user], replace=False,
                             p=weights / weights.sum())
         noise = rng.normal(scale=0.6, size=len(chosen))
-        scores.append(affinity[user, chosen] + user_bias[user] + movie_bias[chosen] + noise)
+        scores.append(affinity[chosen] + user_bias[user] + movie_bias[chosen] + noise)
         user_ids.append(np.full(len(chosen), user + 1))
         movie_ids.append(chosen + 1)
         timestamps.append(_user_timestamps(rng, len(chosen)))
