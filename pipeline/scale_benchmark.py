@@ -18,11 +18,16 @@ import threading
 import time
 from typing import Callable, Dict, List, Sequence, Tuple
 
+import numpy as np
 import psutil
 
 from components.evaluator import gate_summary
-from pipeline import files, gate_spread, local_runner
-from pipeline.config import DataConfig, PipelineConfig
+from components import storage
+from components.pusher import PUSH_OUTCOME
+from pipeline import files, gate_spread, local_runner, serving_benchmark
+from pipeline.config import DataConfig, PipelineConfig, ServingConfig
+from serving import client
+from serving.session_model import SessionModel
 
 # The releases' users, movies and ratings.
 SIZES: Dict[str, Tuple[int, int, int]] = {
@@ -95,7 +100,9 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str, gate_examples: i
               "seconds": seconds, "peak_rss_gb": max((s for _, s in samples), default=0) / 1e9,
               "components": components,
               "gate": gate_summary(by_name["Evaluator"].outputs["evaluation"]),
-              "gate_spread": spread, "training": _training(by_name["Trainer"])}
+              "gate_spread": spread, "training": _training(by_name["Trainer"]),
+              "served": _served(by_name["VersionedPusher"], os.path.join(root, "serving"),
+                                users)}
     log(f"{name}: {seconds:.0f} s, peak RSS {result['peak_rss_gb']:.1f} GB")
     return result
 
@@ -107,6 +114,27 @@ def _training(trainer: local_runner.ComponentRun) -> Dict:
         training = json.load(saved)
     return {key: training[key] for key in ("training_ratings", "examples_seen", "seconds",
                                            "epochs", "stopped_because")}
+
+
+def _served(pusher: local_runner.ComponentRun, serving_dir: str, users: int) -> Dict:
+    """The pushed version: why it was (not) pushed, its size on disk, and `retrieve`'s
+    latency for one user through TF Serving's session path (after warm-up)."""
+    outcome = pusher.properties["pushed_model"].get(PUSH_OUTCOME, "")
+    served: Dict = {"outcome": outcome}
+    model_dir = os.path.join(serving_dir, ServingConfig().model_name)
+    if not os.path.isdir(model_dir) or not os.listdir(model_dir):
+        return served
+    version = client.newest_version(model_dir)
+    served["graph_mb"] = os.path.getsize(os.path.join(version, storage.GRAPH_FILE)) / 1e6
+    served["total_mb"] = sum(os.path.getsize(os.path.join(folder, name))
+                             for folder, _, names in os.walk(version) for name in names) / 1e6
+    ids = [str(u) for u in np.random.default_rng(0).integers(1, users + 1, size=500)]
+    with SessionModel(version) as model:
+        for user in ids[:20]:
+            model.run("retrieve", {"user_id": [user]})
+        served["retrieve"] = serving_benchmark.latency_summary([serving_benchmark.latencies_ms(
+            lambda i: model.run("retrieve", {"user_id": [ids[i]]}), len(ids))])
+    return served
 
 
 def run(sizes: Sequence[str], report_dir: str, log: Callable[[str], None] = print,
@@ -187,6 +215,20 @@ def markdown(report: Dict) -> str:
                 f"{training['seconds']:.0f} | "
                 f"{training['examples_seen'] / training['seconds']:,.0f} | "
                 f"{training['stopped_because'].split(';')[0]} |")
+    lines += ["", "## The pushed model", "",
+              "Pushed only when blessed and servable (TF Serving's loader and every warm-up "
+              "request). `retrieve` for one user through TF Serving's session path, 500 "
+              "requests after warm-up.", "",
+              "| size | push | saved_model.pb (MB) | version on disk (MB) | retrieve p50 / p99 "
+              "(ms) |", "|---|---|---|---|---|"]
+    for result in results:
+        served = result.get("served")
+        if served and "retrieve" in served:
+            lines.append(f"| {result['size']} | {served['outcome']} | {served['graph_mb']:.1f} "
+                         f"| {served['total_mb']:.0f} | {served['retrieve']['p50_ms']:.2f} / "
+                         f"{served['retrieve']['p99_ms']:.2f} |")
+        elif served:
+            lines.append(f"| {result['size']} | {served['outcome']} | | | |")
     lines += ["", "## The gate's sample", "",
               "The Evaluator reads a seeded sample of eval (DataConfig.gate_examples). The "
               "same ratios on further seeded samples of that size, from the model's "

@@ -26,7 +26,7 @@ TARGET_P50_MS = 2.0
 TARGET_PAIRS_PER_SECOND = 200_000
 
 
-def _latencies_ms(call: Callable[[int], object], count: int) -> List[float]:
+def latencies_ms(call: Callable[[int], object], count: int) -> List[float]:
     times = []
     for i in range(count):
         started = time.perf_counter()
@@ -35,7 +35,7 @@ def _latencies_ms(call: Callable[[int], object], count: int) -> List[float]:
     return times
 
 
-def _summary(rounds: List[List[float]]) -> Dict[str, float]:
+def latency_summary(rounds: List[List[float]]) -> Dict[str, float]:
     """p50 and p99 of each round; the median round's values and the range over rounds."""
     p50s = [float(np.percentile(r, 50)) for r in rounds]
     p99s = [float(np.percentile(r, 99)) for r in rounds]
@@ -65,14 +65,14 @@ def run(version_dir: str, user_ids: Sequence[str], movie_ids: Sequence[str], rep
             "recommend": lambda i: model.run("recommend", {"user_id": [users[i]]}),
         }
         for name, call in cases.items():
-            report["session"][name] = _summary([_latencies_ms(call, requests)
+            report["session"][name] = latency_summary([latencies_ms(call, requests)
                                                 for _ in range(rounds)])
             log(f"session {name}: p50 {report['session'][name]['p50_ms']:.3f} ms")
         for batch in (1000, 10_000):
             pairs = {"user_id": [str(u) for u in rng.choice(user_ids, size=batch)],
                      "movie_id": [str(m) for m in rng.choice(movie_ids, size=batch)]}
             model.run("rate", pairs)
-            seconds = [min(_latencies_ms(lambda _: model.run("rate", pairs), 10)) / 1000.0
+            seconds = [min(latencies_ms(lambda _: model.run("rate", pairs), 10)) / 1000.0
                        for _ in range(rounds)]
             rates = [batch / s for s in seconds]
             report["rate"][str(batch)] = {"pairs_per_second": statistics.median(rates),
@@ -85,8 +85,8 @@ def run(version_dir: str, user_ids: Sequence[str], movie_ids: Sequence[str], rep
         for name, transport in transports.items():
             def call(i, transport=transport):
                 transport.predict("retrieve", {"user_id": [users[i % len(users)]]})
-            _latencies_ms(call, 50)
-            report["client"][name] = _summary([_latencies_ms(call, requests // 2)
+            latencies_ms(call, 50)
+            report["client"][name] = latency_summary([latencies_ms(call, requests // 2)
                                                for _ in range(rounds)])
             transport.close()
             log(f"client {name}: p50 {report['client'][name]['p50_ms']:.3f} ms")

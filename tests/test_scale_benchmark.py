@@ -1,14 +1,15 @@
 """The scale benchmark on two tiny sizes: every component timed, memory sampled, growth."""
 
 import json
+import shutil
 
 import pytest
 
-from pipeline import scale_benchmark
+from components.pusher import PUSH_OUTCOME
+from pipeline import local_runner, scale_benchmark
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
     table = {"tiny": (40, 100, 1500), "small": (60, 150, 3000)}
     report = scale_benchmark.run(["tiny", "small"], str(tmp_path), log=lambda line: None,
@@ -31,6 +32,11 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
         assert 0 < low < high and low <= mean <= high and spread[ratio]["std"] > 0
     assert 0 <= spread["blessed"] <= 5
     assert small["training"]["training_ratings"] == 2400
+    # So little data does not beat the baselines by the default margins: refused, not pushed.
+    assert not small["gate"]["passed"]
+    assert small["served"] == {"outcome": "not blessed by the Evaluator; nothing pushed"}
+    assert "| small | not blessed by the Evaluator; nothing pushed |" in \
+        (tmp_path / "scale.md").read_text()
     assert small["training"]["examples_seen"] > 0 and "Training stopped" in \
         small["training"]["stopped_because"]
     written = (tmp_path / "scale.md").read_text()
@@ -42,3 +48,15 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
     again = scale_benchmark.run(["tiny"], str(tmp_path), log=lambda line: None, table=table)
     assert [r["size"] for r in again["results"]] == ["tiny", "small"]
     assert again["results"][1] == small
+
+
+def test_the_pushed_version_is_measured_through_the_session_path(exported, tmp_path):
+    shutil.copytree(exported["path"], tmp_path / "serving" / "movielens" / "3")
+    pusher = local_runner.ComponentRun(
+        "VersionedPusher", cached=False, outputs={}, seconds=1.0, started=0.0,
+        properties={"pushed_model": {PUSH_OUTCOME: "pushed version 3"}})
+    served = scale_benchmark._served(pusher, str(tmp_path / "serving"), users=40)
+    assert served["outcome"] == "pushed version 3"
+    assert 0 < served["graph_mb"] < served["total_mb"] < 50
+    assert served["retrieve"]["requests"] == 500
+    assert 0 < served["retrieve"]["p50_ms"] <= served["retrieve"]["p99_ms"]
