@@ -66,7 +66,8 @@ class EncodedRatings:
 
 def _dictionary(ids: np.ndarray) -> Tuple[pa.Array, np.ndarray]:
     """(distinct values as bytes, each id's code), hashed in C++ by Arrow."""
-    encoded = pa.array(np.asarray(ids, dtype=object), type=pa.large_string()).dictionary_encode()
+    strings = pa.array(np.asarray(ids, dtype=object), type=pa.large_string())
+    encoded = strings.dictionary_encode()
     return (encoded.dictionary.cast(pa.large_binary()),
             encoded.indices.to_numpy(zero_copy_only=False))
 

@@ -113,8 +113,9 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> MovieLensData:
 
 def _candidates(rng: np.random.Generator, cumulative: np.ndarray, size: int) -> np.ndarray:
     """`size` distinct movies drawn by popularity (`cumulative`: its running sum), or every
-    movie when `size` reaches the catalogue. Drawing with replacement and keeping first
-    occurrences costs O(size log movies), not O(movies)."""
+    movie when `size` is half the catalogue or more (so many distinct draws would take many
+    rounds, and the whole catalogue costs no more than `size`). Drawing with replacement and
+    keeping first occurrences costs O(size log movies), not O(movies)."""
     num_movies = len(cumulative)
     if size >= num_movies // 2:
         return np.arange(num_movies)
