@@ -21,12 +21,11 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import numpy as np
 import psutil
 
-from components.evaluator import gate_summary
 from components import storage
+from components.evaluator import gate_summary
 from components.pusher import PUSH_OUTCOME
 from pipeline import files, gate_spread, local_runner, serving_benchmark
-from pipeline.config import DataConfig, PipelineConfig, ServingConfig
-from serving import client
+from pipeline.config import DataConfig, PipelineConfig
 from serving.session_model import SessionModel
 
 # The releases' users, movies and ratings.
@@ -101,8 +100,7 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str, gate_examples: i
               "components": components,
               "gate": gate_summary(by_name["Evaluator"].outputs["evaluation"]),
               "gate_spread": spread, "training": _training(by_name["Trainer"]),
-              "served": _served(by_name["VersionedPusher"], os.path.join(root, "serving"),
-                                users)}
+              "served": _served(by_name["VersionedPusher"], users)}
     log(f"{name}: {seconds:.0f} s, peak RSS {result['peak_rss_gb']:.1f} GB")
     return result
 
@@ -116,15 +114,15 @@ def _training(trainer: local_runner.ComponentRun) -> Dict:
                                            "epochs", "stopped_because")}
 
 
-def _served(pusher: local_runner.ComponentRun, serving_dir: str, users: int) -> Dict:
-    """The pushed version: why it was (not) pushed, its size on disk, and `retrieve`'s
-    latency for one user through TF Serving's session path (after warm-up)."""
-    outcome = pusher.properties["pushed_model"].get(PUSH_OUTCOME, "")
-    served: Dict = {"outcome": outcome}
-    model_dir = os.path.join(serving_dir, ServingConfig().model_name)
-    if not os.path.isdir(model_dir) or not os.listdir(model_dir):
+def _served(pusher: local_runner.ComponentRun, users: int) -> Dict:
+    """The pushed version (as the Pusher recorded it): why it was (not) pushed, its size on
+    disk, and `retrieve`'s latency for one user through TF Serving's session path (after
+    warm-up)."""
+    pushed = pusher.properties["pushed_model"]
+    served: Dict = {"outcome": pushed.get(PUSH_OUTCOME, "")}
+    if not pushed.get("pushed"):
         return served
-    version = client.newest_version(model_dir)
+    version = pushed["pushed_destination"]
     served["graph_mb"] = os.path.getsize(os.path.join(version, storage.GRAPH_FILE)) / 1e6
     served["total_mb"] = sum(os.path.getsize(os.path.join(folder, name))
                              for folder, _, names in os.walk(version) for name in names) / 1e6

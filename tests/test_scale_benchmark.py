@@ -51,11 +51,13 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
 
 
 def test_the_pushed_version_is_measured_through_the_session_path(exported, tmp_path):
-    shutil.copytree(exported["path"], tmp_path / "serving" / "movielens" / "3")
+    version = tmp_path / "serving" / "movielens" / "3"
+    shutil.copytree(exported["path"], version)
     pusher = local_runner.ComponentRun(
         "VersionedPusher", cached=False, outputs={}, seconds=1.0, started=0.0,
-        properties={"pushed_model": {PUSH_OUTCOME: "pushed version 3"}})
-    served = scale_benchmark._served(pusher, str(tmp_path / "serving"), users=40)
+        properties={"pushed_model": {PUSH_OUTCOME: "pushed version 3", "pushed": 1,
+                                     "pushed_destination": str(version)}})
+    served = scale_benchmark._served(pusher, users=40)
     assert served["outcome"] == "pushed version 3"
     assert 0 < served["graph_mb"] < served["total_mb"] < 50
     assert served["retrieve"]["requests"] == 500

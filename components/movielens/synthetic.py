@@ -72,6 +72,7 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> MovieLensData:
     per_user = _ratings_per_user(rng, config)
 
     cumulative = np.cumsum(popularity / popularity.sum())
+    log_popularity = np.log(popularity)
     scale = 1.0 / np.sqrt(config.taste_dimensions)
     user_ids: List[np.ndarray] = []
     movie_ids: List[np.ndarray] = []
@@ -85,7 +86,7 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> MovieLensData:
         affinity = (movie_taste[pool] @ user_taste[user]) * scale
         keys = 1.5 * affinity + rng.gumbel(size=len(pool))
         if len(pool) == config.num_movies:  # the whole catalogue: weigh popularity here
-            keys += np.log(popularity)
+            keys += log_popularity
         best = np.argpartition(-keys, count - 1)[:count]
         chosen = pool[best]
         noise = rng.normal(scale=0.6, size=count)
