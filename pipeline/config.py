@@ -84,6 +84,9 @@ class ModelConfig:
     popularity_correction: bool = True  # subtract log training frequency (Yi et al. 2019)
     use_bias: bool = True  # user and movie rating biases
     use_history: bool = True  # add the user's training movies to the user tower (SVD++-style)
+    # At most this many of a user's training movies (a seeded random choice) in that term:
+    # it bounds a training step's cost, whatever a heavy user's count.
+    max_history: int = 256
     l2: float = 0.0
     optimizer: str = "adam"
     learning_rate: float = 0.001
@@ -107,6 +110,8 @@ class ModelConfig:
         if self.examples_per_epoch < self.batch_size:
             raise ConfigError(f"examples_per_epoch ({self.examples_per_epoch}) must be at least "
                               f"batch_size ({self.batch_size})")
+        if self.max_history < 1:
+            raise ConfigError(f"max_history must be >= 1, got {self.max_history}")
         if self.optimizer not in ("adam", "adagrad", "sgd"):
             raise ConfigError(f"optimizer must be adam, adagrad or sgd, got {self.optimizer!r}")
 

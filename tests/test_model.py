@@ -137,3 +137,31 @@ def test_titles_are_read_once_per_movie_from_any_batch():
     assert titles == {0: "Zero", 1: "Één", 2: "Two"}
     assert ratings.movie_index.tolist() == [2, 0, 2, 1]
     assert ratings.rating.tolist() == [0.5, 1.0, 0.0, 0.25]
+
+
+def test_a_capped_history_keeps_a_seeded_choice_and_subtracts_only_a_target_it_holds():
+    config = ModelConfig(**SMALL, max_history=2)
+    users, movies = np.array([0, 0, 0, 0, 1]), np.array([0, 1, 2, 3, 2])
+    model = model_lib.build(2, 4, users, movies, config)
+    kept = model.history_movies[0].numpy()
+    assert len(kept) == 2 and set(kept) < {0, 1, 2, 3} and list(kept) == sorted(kept)
+    assert model.history_movies[1].numpy().tolist() == [2]
+    assert len(model.watched[0]) == 4  # `retrieve` still leaves out every training movie
+    again = model_lib.history_of(users, movies, 2, limit=2, seed=config.seed)
+    assert again[0].numpy().tolist() == kept.tolist()
+    model.user_vectors(tf.constant([0], tf.int64))
+    y = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+    model.history_embedding.embeddings.assign(y)
+    p = model.user_embedding.embeddings.numpy()
+    dropped = next(m for m in range(4) if m not in kept)
+    batch = model.user_vectors(tf.constant([0, 0], tf.int64),
+                               target_movie=tf.constant([kept[0], dropped], tf.int64)).numpy()
+    np.testing.assert_allclose(batch[0], p[0] + y[kept[1]], rtol=1e-5)
+    np.testing.assert_allclose(batch[1], p[0] + (y[kept[0]] + y[kept[1]]) / np.sqrt(2),
+                               rtol=1e-5)
+    np.testing.assert_allclose(model.all_user_vectors().numpy()[0], batch[1], rtol=1e-5)
+
+
+def test_max_history_below_one_is_refused():
+    with pytest.raises(ConfigError, match="max_history"):
+        ModelConfig(max_history=0)

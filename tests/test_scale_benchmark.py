@@ -39,6 +39,7 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
         (tmp_path / "scale.md").read_text()
     assert small["training"]["examples_seen"] > 0 and "Training stopped" in \
         small["training"]["stopped_because"]
+    assert small["training"]["read_seconds"] > 0 and small["training"]["export_seconds"] > 0
     written = (tmp_path / "scale.md").read_text()
     assert "## Trainer" in written and "| small |" in written
     assert f"{spread['blessed']} of 5 |" in written

@@ -7,7 +7,7 @@ OOV bucket included) to embeddings; retrieval scores are their dot products.
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import keras
 import numpy as np
@@ -22,7 +22,8 @@ class MultiTaskRecommender(keras.Model):
     """Retrieval (in-batch softmax) and rating (MSE on [0, 1]) over shared embeddings."""
 
     def __init__(self, num_users: int, num_movies: int, movie_log_frequency: np.ndarray,
-                 watched: tf.RaggedTensor, config: ModelConfig, **kwargs) -> None:
+                 watched: tf.RaggedTensor, history: tf.RaggedTensor, config: ModelConfig,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.num_users = num_users  # vocabulary sizes; index == size is the OOV bucket
@@ -50,29 +51,36 @@ class MultiTaskRecommender(keras.Model):
                 embeddings_regularizer=regularizer, name="history_embedding")
             self.history_embedding.build()  # user_vectors reads its table directly
         self.watched = watched  # user index -> the movie indices they rated in training
-        self.watched_matrix = tf.sparse.SparseTensor(
-            indices=tf.stack([watched.value_rowids(), watched.flat_values], axis=1),
-            values=tf.ones_like(watched.flat_values, dtype=tf.float32),
+        # N(u) of the user tower: the user's training movies, at most config.max_history
+        # (not `history`: Keras sets that attribute in fit).
+        self.history_movies = history
+        self.history_matrix = tf.sparse.SparseTensor(
+            indices=tf.stack([history.value_rowids(), history.flat_values], axis=1),
+            values=tf.ones_like(history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
-        self.watched_count = tf.cast(watched.row_lengths(), tf.float32)
+        self.history_count = tf.cast(history.row_lengths(), tf.float32)
+        # Its (user, movie) pairs as sorted keys, and a sentinel above every key.
+        self.history_keys = tf.concat(
+            [history.value_rowids() * (num_movies + 1) + history.flat_values,
+             tf.constant([np.iinfo(np.int64).max])], axis=0)
         # log q(movie): how often in-batch sampling offers each movie as a negative.
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
         self.rating_loss_tracker = keras.metrics.Mean(name="rating_loss")
 
     def user_vectors(self, user_index: tf.Tensor, target_movie=None) -> tf.Tensor:
-        """p_u + |N(u)|^-1/2 * sum of y_j over the user's training movies N(u).
+        """p_u + |N(u)|^-1/2 * sum of y_j over N(u), the user's (capped) training movies.
 
-        In training, `target_movie` (always one of the user's training movies) is left out of
-        N(u), so that the tower cannot score a movie by finding it in the user's history.
-        Only the histories of the distinct users of `user_index` are read, so a training
-        step costs the same whatever the size of the data set.
+        In training, `target_movie` is left out of N(u) when it is there, so that the tower
+        cannot score a movie by finding it in the user's history. Only the histories of the
+        distinct users of `user_index` are read, each of at most config.max_history movies,
+        so a step costs at most batch_size x max_history whatever the size of the data set.
         """
         vector = self.user_embedding(user_index)
         if not self.config.use_history:
             return vector
         users, position = tf.unique(user_index)
-        history = tf.gather(self.watched, users)  # ragged: each distinct user's movies
+        history = tf.gather(self.history_movies, users)  # ragged: each distinct user's movies
         # A sparse (distinct users x distinct history movies) by dense product over the
         # looked-up rows: its gradient reaches only those rows (a sparse update, see
         # trainer/optimizers.py), and no step touches the whole table.
@@ -83,7 +91,13 @@ class MultiTaskRecommender(keras.Model):
             dense_shape=tf.stack([tf.size(users, out_type=tf.int64),
                                   tf.size(movies, out_type=tf.int64)]))
         sums = tf.sparse.sparse_dense_matmul(rows, self.history_embedding(movies))
-        return self._with_history(vector, tf.gather(sums, position), user_index, target_movie)
+        in_history = None
+        if target_movie is not None:  # is (user, target) in the capped history?
+            keys = user_index * (self.num_movies + 1) + target_movie
+            found = tf.searchsorted(self.history_keys, keys)
+            in_history = tf.equal(tf.gather(self.history_keys, found), keys)
+        return self._with_history(vector, tf.gather(sums, position), user_index, target_movie,
+                                  in_history)
 
     def all_user_vectors(self) -> tf.Tensor:
         """Every user's vector (OOV row included), for export: one sparse (users x movies)
@@ -92,15 +106,16 @@ class MultiTaskRecommender(keras.Model):
         if not self.config.use_history:
             return vector
         users = tf.range(self.num_users + 1, dtype=tf.int64)
-        sums = tf.sparse.sparse_dense_matmul(self.watched_matrix,
+        sums = tf.sparse.sparse_dense_matmul(self.history_matrix,
                                              self.history_embedding.embeddings)
-        return self._with_history(vector, sums, users, None)
+        return self._with_history(vector, sums, users, None, None)
 
-    def _with_history(self, vector, total, user_index, target_movie) -> tf.Tensor:
-        count = tf.gather(self.watched_count, user_index)
+    def _with_history(self, vector, total, user_index, target_movie, in_history) -> tf.Tensor:
+        count = tf.gather(self.history_count, user_index)
         if target_movie is not None:
-            total -= self.history_embedding(target_movie)
-            count -= 1.0
+            present = tf.cast(in_history, tf.float32)
+            total -= self.history_embedding(target_movie) * present[:, tf.newaxis]
+            count -= present
         return vector + total * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
 
     def movie_vectors(self, movie_index: tf.Tensor) -> tf.Tensor:
@@ -158,15 +173,22 @@ class MultiTaskRecommender(keras.Model):
         return [self.retrieval_loss_tracker, self.rating_loss_tracker] + super().metrics
 
 
-def history_of(user_index: np.ndarray, movie_index: np.ndarray,
-               num_users: int) -> tf.RaggedTensor:
-    """Row u lists user u's training movies; the OOV user's row (u == num_users) is empty."""
+def history_of(user_index: np.ndarray, movie_index: np.ndarray, num_users: int,
+               limit: Optional[int] = None, seed: int = 0) -> tf.RaggedTensor:
+    """Row u lists user u's training movies in index order; the OOV user's row
+    (u == num_users) is empty. With a `limit`, a user with more movies keeps a seeded
+    random `limit` of them."""
+    user_index, movie_index = np.asarray(user_index), np.asarray(movie_index)
+    if limit is not None:
+        order = np.lexsort((np.random.default_rng(seed).random(len(user_index)), user_index))
+        starts = np.searchsorted(user_index[order], np.arange(num_users + 1), side="left")
+        rank = np.arange(len(order)) - starts[user_index[order]]
+        kept = order[rank < limit]
+        user_index, movie_index = user_index[kept], movie_index[kept]
     order = np.lexsort((movie_index, user_index))
-    users = np.asarray(user_index)[order]
-    row_splits = np.searchsorted(users, np.arange(num_users + 2), side="left")
+    row_splits = np.searchsorted(user_index[order], np.arange(num_users + 2), side="left")
     return tf.RaggedTensor.from_row_splits(
-        tf.constant(np.asarray(movie_index)[order], tf.int64),
-        tf.constant(row_splits, tf.int64))
+        tf.constant(movie_index[order], tf.int64), tf.constant(row_splits, tf.int64))
 
 
 def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies: np.ndarray,
@@ -176,7 +198,9 @@ def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies
     counts = np.bincount(train_movies, minlength=num_movies + 1)[: num_movies + 1]
     counts = counts.astype(np.float64)
     log_frequency = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
-    model = MultiTaskRecommender(num_users, num_movies, log_frequency,
-                                 history_of(train_users, train_movies, num_users), config)
+    model = MultiTaskRecommender(
+        num_users, num_movies, log_frequency, history_of(train_users, train_movies, num_users),
+        history_of(train_users, train_movies, num_users, config.max_history, config.seed),
+        config)
     model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate))
     return model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import keras
 import tensorflow as tf
@@ -44,23 +45,30 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trains the multi-task model on the train split and exports it."""
     config = ModelConfig.from_json(fn_args.custom_config[MODEL_CONFIG_KEY])
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    started = time.monotonic()
     ratings, titles = _read(fn_args, fn_args.train_files, tft_output)
+    read_seconds = time.monotonic() - started
     num_users = tft_output.vocabulary_size_by_name(features.USER_VOCABULARY)
     movie_ids = [m.decode() for m in tft_output.vocabulary_by_name(features.MOVIE_VOCABULARY)]
-    logging.info("Trainer: %d training ratings, %d users, %d movies; %s",
-                 len(ratings), num_users, len(movie_ids), config)
+    logging.info("Trainer: %d training ratings, %d users, %d movies (read in %.1f s); %s",
+                 len(ratings), num_users, len(movie_ids), read_seconds, config)
     result = train.fit(config, ratings, num_users, len(movie_ids), callbacks=[
         keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "logs"))])
-    # gfile: on Kubeflow the model run directory is on gs://.
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training.json"), "w") as out:
-        json.dump({"training_ratings": len(ratings), "epochs": result.epochs_run, "seconds": result.seconds,
-                   "examples_seen": result.examples_seen,
-                   "examples_per_second": result.examples_per_second,
-                   "stopped_because": result.stopped_because,
-                   "history": result.history}, out, indent=2)
+    started = time.monotonic()
     catalogue = export.make_catalogue(ratings, movie_ids, titles)
     module = export.RecommenderModule(result.model, tft_output.transform_features_layer(),
                                       catalogue, top_k=config.top_k,
                                       exclude_seen=config.exclude_seen)
     users = tft_output.vocabulary_by_name(features.USER_VOCABULARY)
     export.export(module, fn_args.serving_model_dir, users[0].decode(), movie_ids[0])
+    export_seconds = time.monotonic() - started
+    logging.info("Trainer: exported the model in %.1f s", export_seconds)
+    # gfile: on Kubeflow the model run directory is on gs://.
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training.json"), "w") as out:
+        json.dump({"training_ratings": len(ratings), "epochs": result.epochs_run,
+                   "seconds": result.seconds, "read_seconds": read_seconds,
+                   "export_seconds": export_seconds, "batch_size": config.batch_size,
+                   "examples_seen": result.examples_seen,
+                   "examples_per_second": result.examples_per_second,
+                   "stopped_because": result.stopped_because,
+                   "history": result.history}, out, indent=2)
