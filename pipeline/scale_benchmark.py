@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import psutil
@@ -115,6 +115,11 @@ def _training(trainer: local_runner.ComponentRun) -> Dict:
                                            "epochs", "stopped_because")}
 
 
+def _seconds(value: Optional[float]) -> str:
+    """A phase's seconds, or a dash for a size measured before the phase was recorded."""
+    return "–" if value is None else f"{value:.0f}"
+
+
 def _served(pusher: local_runner.ComponentRun, users: int) -> Dict:
     """The pushed version (as the Pusher recorded it): why it was (not) pushed, its size on
     disk, and `retrieve`'s latency for one user through TF Serving's session path (after
@@ -206,18 +211,21 @@ def markdown(report: Dict) -> str:
               "(history tables, validation slice) and TFX's own work. A step is one batch.",
               "",
               "| size | training ratings | read (s) | examples seen | epochs | fit (s) | "
-              "ms per step | export (s) | why it stopped |",
+              "ms per step (validation included) | export (s) | why it stopped |",
               "|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         training = result.get("training")
         if training:
-            steps = training["examples_seen"] / training["batch_size"]
+            step_ms = "–"  # a size measured before the batch size was recorded
+            if "batch_size" in training:
+                seconds_per_example = training["seconds"] / training["examples_seen"]
+                step_ms = f"{1000 * seconds_per_example * training['batch_size']:.1f}"
             lines.append(
                 f"| {result['size']} | {training['training_ratings']:,} | "
-                f"{training['read_seconds']:.0f} | {training['examples_seen']:,} | "
+                f"{_seconds(training.get('read_seconds'))} | {training['examples_seen']:,} | "
                 f"{training['epochs']} | {training['seconds']:.0f} | "
-                f"{1000 * training['seconds'] / steps:.1f} | "
-                f"{training['export_seconds']:.0f} | "
+                f"{step_ms} | "
+                f"{_seconds(training.get('export_seconds'))} | "
                 f"{training['stopped_because'].split(';')[0]} |")
     lines += ["", "## The pushed model", "",
               "Pushed only when blessed and servable (TF Serving's loader and every warm-up "

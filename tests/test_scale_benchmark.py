@@ -44,6 +44,13 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
     assert "## Trainer" in written and "| small |" in written
     assert f"{spread['blessed']} of 5 |" in written
     assert json.loads((tmp_path / "scale.json").read_text()) == report
+    # A size kept from a report written before the Trainer recorded its phases.
+    older = json.loads(json.dumps(report))
+    for key in ("read_seconds", "export_seconds", "batch_size"):
+        del older["results"][0]["training"][key]
+    kept = older["results"][0]["training"]
+    assert f"| tiny | {kept['training_ratings']:,} | – | {kept['examples_seen']:,} |" in \
+        scale_benchmark.markdown(older)
     assert (tmp_path / "scale.png").stat().st_size > 1000
     # A later run of one size keeps the other's measurement.
     again = scale_benchmark.run(["tiny"], str(tmp_path), log=lambda line: None, table=table)
