@@ -16,7 +16,7 @@ from typing import Any, Dict
 import tensorflow_model_analysis as tfma
 
 from components import features, gate_metrics
-from pipeline.config import GateConfig
+from components.gate_config import GateConfig
 
 RATING_OUTPUT = "rating"
 TOP_K_OUTPUT = "top_k_hit"

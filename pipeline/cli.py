@@ -176,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _data_config(args: argparse.Namespace):
     from components.movielens.synthetic import SyntheticConfig
-    from pipeline.config import DataConfig
+    from components.movielens.config import DataConfig
 
     return DataConfig(
         source=args.data,
@@ -191,13 +191,15 @@ def _data_config(args: argparse.Namespace):
 
 
 def _model_config(args: argparse.Namespace):
-    from pipeline.config import ModelConfig, overridden
+    from trainer.config import ModelConfig
+    from pipeline.config import overridden
 
     return overridden(ModelConfig(), args.model_overrides, "--model")
 
 
 def _gate_config(args: argparse.Namespace):
-    from pipeline.config import GateConfig, overridden
+    from components.gate_config import GateConfig
+    from pipeline.config import overridden
 
     return overridden(GateConfig(), args.gate_overrides, "--gate")
 
@@ -306,7 +308,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _experiments(args: argparse.Namespace) -> int:
-    from trainer import experiments
+    from pipeline import experiments
 
     report = experiments.run(_data_config(args), _model_config(args), args.seeds,
                              args.report_dir, log=lambda line: print(line, flush=True))
@@ -434,7 +436,7 @@ def _rate(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from components.movielens.records import DataFormatError
     from components.movielens.tfds_source import SourceUnavailableError
-    from pipeline.config import ConfigError
+    from components.config_error import ConfigError
     from pipeline.portable_beam import PortableBeamError
     from serving.client import ServingError
 

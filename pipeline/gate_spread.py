@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from components import features
-from pipeline.config import GateConfig
+from components.gate_config import GateConfig
 
 BATCH = 8192
 

@@ -15,8 +15,9 @@ import yaml
 from tfx import v1 as tfx
 
 from components import storage
+from components.config_error import ConfigError
 from pipeline import files
-from pipeline.config import ConfigError, PipelineConfig
+from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
 

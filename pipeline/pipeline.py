@@ -7,14 +7,14 @@ from typing import Optional
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components import code_version
+from components.code_version import CODE_VERSION_KEY
 from components.evaluator import eval_config
 from components.example_gen.component import MovieLensExampleGen
 from components.example_gen.executor import GATE
 from components.pusher import VersionedPusher
 from components.resolver import latest_blessed_baseline
 from components.schema_gen import MovieLensSchemaGen, schema_text
-from pipeline import code_version
-from pipeline.code_version import CODE_VERSION_KEY
 from pipeline.config import PipelineConfig
 from trainer.task import MODEL_CONFIG_KEY
 

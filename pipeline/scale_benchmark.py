@@ -23,9 +23,10 @@ import psutil
 
 from components import storage
 from components.evaluator import gate_summary
+from components.movielens.config import DataConfig
 from components.pusher import PUSH_OUTCOME
 from pipeline import files, gate_spread, local_runner, serving_benchmark
-from pipeline.config import DataConfig, PipelineConfig
+from pipeline.config import PipelineConfig
 from serving.session_model import SessionModel
 
 # The releases' users, movies and ratings.

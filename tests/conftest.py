@@ -13,10 +13,10 @@ from tensorflow_transform.tf_metadata import schema_utils
 from components import features
 from components.movielens import splits, synthetic
 from components.transform import preprocessing_fn
-from pipeline.config import ModelConfig
 from serving import export
 from serving.session_model import SessionModel
 from trainer import data, train
+from trainer.config import ModelConfig
 
 # Real MovieLens 100k is read in place: its licence forbids copying it into this repository.
 ML100K_DIR = os.environ.get(

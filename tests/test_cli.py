@@ -28,7 +28,8 @@ def test_generate_writes_the_configured_synthetic_set(capsys, tmp_path):
 
 
 def test_model_overrides_are_typed_and_checked(capsys, tmp_path):
-    from pipeline.config import ModelConfig, overridden
+    from trainer.config import ModelConfig
+    from pipeline.config import overridden
 
     config = overridden(ModelConfig(), ["epochs=3", "rating_layers=64,32", "use_bias=false",
                                         "temperature=0.5"], "--model")

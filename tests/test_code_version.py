@@ -1,8 +1,8 @@
 import json
 import os
 
-from pipeline import code_version
-from pipeline.code_version import CODE_VERSION_KEY
+from components import code_version
+from components.code_version import CODE_VERSION_KEY
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 

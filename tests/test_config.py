@@ -1,8 +1,13 @@
-"""PipelineConfig's Beam arguments: what each runner gets, and combinations that cannot work."""
+"""PipelineConfig's Beam arguments (what each runner gets, and combinations that cannot
+work), and where the configs live."""
+
+import ast
+import pathlib
 
 import pytest
 
-from pipeline.config import DEFAULT_IMAGE, ConfigError, PipelineConfig
+from components.config_error import ConfigError
+from pipeline.config import DEFAULT_IMAGE, PipelineConfig
 
 
 def test_beam_components_get_the_project_image_so_tfx_builds_no_package():
@@ -35,3 +40,18 @@ def test_the_portable_runner_excludes_other_runners_and_beam_workers():
         PipelineConfig(pipeline_root="root", beam_runner="portable", beam_workers=2)
     with pytest.raises(ConfigError, match="direct or portable"):
         PipelineConfig(pipeline_root="root", beam_runner="flink")
+
+
+def test_components_trainer_and_serving_never_import_the_pipeline():
+    """Each config lives beside what it configures; only pipeline/ composes them."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    offenders = []
+    for package in ("components", "trainer", "serving"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                         else [a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [])
+                offenders += [f"{path.relative_to(root)}: {name}" for name in names
+                              if name == "pipeline" or name.startswith("pipeline.")]
+    assert offenders == []

@@ -8,11 +8,13 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx_bsl.coders import example_coder
 
 from components import features
+from components.config_error import ConfigError
 from components.example_gen import executor
 from components.movielens import sources, synthetic
+from components.movielens.config import DataConfig
 from components.movielens.records import Movie, MovieLensData
 from components.movielens.synthetic import SyntheticConfig
-from pipeline.config import ConfigError, DataConfig, PipelineConfig
+from pipeline.config import PipelineConfig
 
 
 def _examples(batch):

@@ -4,9 +4,10 @@ import os
 import numpy as np
 
 from components.movielens import splits, synthetic
+from components.movielens.config import DataConfig
 from components.movielens.synthetic import SyntheticConfig
-from pipeline.config import DataConfig, ModelConfig
-from trainer import experiments
+from pipeline import experiments
+from trainer.config import ModelConfig
 
 
 def test_index_split_follows_the_transform_semantics():

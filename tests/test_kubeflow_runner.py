@@ -9,8 +9,10 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from components.config_error import ConfigError
+from components.movielens.config import DataConfig
 from pipeline import kubeflow_runner
-from pipeline.config import ConfigError, DataConfig, PipelineConfig, ServingConfig
+from pipeline.config import PipelineConfig, ServingConfig
 
 IMAGE = "gcr.io/project/movielens-tfx:test"
 CONFIG = PipelineConfig(pipeline_root="gs://bucket/root",

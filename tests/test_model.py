@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.config_error import ConfigError
 from components.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
-from pipeline.config import ConfigError, ModelConfig
 from trainer import data
 from trainer import model as model_lib
 from trainer import train
+from trainer.config import ModelConfig
 from trainer.data import Ratings
 
 SMALL = dict(embedding_dim=8, rating_layers=(16,), batch_size=64, epochs=1)

@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from components.features import MOVIE_INDEX, USER_INDEX
-from pipeline.config import ModelConfig
 from trainer import model as model_lib
+from trainer.config import ModelConfig
 from trainer.optimizers import LazyAdagrad, LazyAdam
 
 ROWS, DIM = 6, 3

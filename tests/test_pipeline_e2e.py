@@ -17,14 +17,18 @@ import tensorflow_transform as tft
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import code_version
 from components import features
 from components.evaluator import gate_summary
+from components.gate_config import GateConfig
 from components.movielens import synthetic
+from components.movielens.config import DataConfig
 from components.movielens.records import DataFormatError
 from components.movielens.synthetic import SyntheticConfig
-from pipeline import code_version, local_runner
-from pipeline.config import DataConfig, GateConfig, ModelConfig, PipelineConfig, ServingConfig
+from pipeline import local_runner
+from pipeline.config import PipelineConfig, ServingConfig
 from serving.session_model import SessionModel
+from trainer.config import ModelConfig
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.features import MOVIE_INDEX, USER_INDEX
-from pipeline.config import ModelConfig
+from trainer.config import ModelConfig
 from trainer.optimizers import OPTIMIZERS
 
 

@@ -15,9 +15,9 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.public import tfxio
 
 from components import features
-from pipeline.config import ModelConfig
 from serving import export
 from trainer import data, train
+from trainer.config import ModelConfig
 
 MODEL_CONFIG_KEY = "model_config"
 

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 from absl import logging
 
-from pipeline.config import ModelConfig
 from trainer import model as model_lib
+from trainer.config import ModelConfig
 from trainer.data import Ratings
 
 

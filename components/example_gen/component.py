@@ -12,10 +12,10 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import Channel, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.code_version import CODE_VERSION_KEY
 from components.example_gen import executor
 from components.movielens import sources
-from pipeline.code_version import CODE_VERSION_KEY
-from pipeline.config import DataConfig
+from components.movielens.config import DataConfig
 
 
 class MovieLensExampleGenSpec(ComponentSpec):
@@ -38,7 +38,7 @@ class MovieLensExampleGen(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, data: DataConfig, code_version: str) -> None:
-        """`code_version`: the digest of the code it runs (pipeline/code_version.py)."""
+        """`code_version`: the digest of the code it runs (components/code_version.py)."""
         spec = MovieLensExampleGenSpec(
             data_config=data.to_json(),
             source_fingerprint=sources.fingerprint(data),

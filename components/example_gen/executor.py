@@ -33,8 +33,8 @@ from tfx_bsl.coders import example_coder
 
 from components import features
 from components.movielens import sources
+from components.movielens.config import DataConfig
 from components.movielens.records import MovieLensData
-from pipeline.config import DataConfig
 
 DATA_CONFIG_KEY = "data_config"
 SOURCE_FINGERPRINT_KEY = "source_fingerprint"

@@ -8,8 +8,8 @@ import numpy as np
 
 from components import storage
 from components.movielens import parsers, splits, synthetic, tfds_source
+from components.movielens.config import SYNTHETIC, TFDS, DataConfig
 from components.movielens.records import MovieLensData
-from pipeline.config import SYNTHETIC, TFDS, DataConfig
 
 
 def load(config: DataConfig) -> MovieLensData:

@@ -17,9 +17,10 @@ import numpy as np
 import tensorflow as tf
 
 from components.movielens import sources
+from components.movielens.config import DataConfig
 from pipeline import files
-from pipeline.config import DataConfig, ModelConfig
 from trainer import metrics, train
+from trainer.config import ModelConfig
 from trainer.data import Ratings
 from trainer.model import MultiTaskRecommender
 

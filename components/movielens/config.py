@@ -1,0 +1,63 @@
+"""Where the ratings come from and how they are split: the MovieLens ExampleGen's config.
+
+The component receives it as JSON (a TFX execution property) and rebuilds it with
+`from_json`, so a run recorded in ML Metadata says exactly what it was configured with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, Optional
+
+from components import storage
+from components.config_error import ConfigError
+from components.movielens.splits import SPLITTERS
+from components.movielens.synthetic import SyntheticConfig
+from components.movielens.tfds_source import DEFAULT_DATASET
+
+SYNTHETIC = "synthetic"
+TFDS = "tfds"
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the ratings come from and how they are split into train and eval."""
+
+    source: str = SYNTHETIC  # "synthetic", "tfds", or a MovieLens directory or zip (or URL)
+    split: str = "random"  # "random" or "temporal"
+    eval_fraction: float = 0.2
+    split_seed: int = 42
+    synthetic: SyntheticConfig = SyntheticConfig()
+    tfds_dataset: str = DEFAULT_DATASET
+    tfds_data_dir: Optional[str] = None
+    # The Evaluator's gate reads a seeded sample of this many eval ratings (all of eval when
+    # it is smaller): at ml-25m size eval holds 5M. The spread of the gate's ratios over such
+    # samples is in reports/scale.md.
+    gate_examples: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITTERS:
+            raise ConfigError(f"--split must be one of {sorted(SPLITTERS)}, got {self.split!r}")
+        if self.gate_examples < 1:
+            raise ConfigError(f"gate_examples must be at least 1, got {self.gate_examples}")
+        if not 0.0 < self.eval_fraction < 1.0:
+            raise ConfigError(f"eval_fraction must be between 0 and 1, got {self.eval_fraction}")
+        if self.is_local_path and not storage.exists(self.source):
+            raise ConfigError(
+                f"--data {self.source!r}: no such file or directory. Give 'synthetic', 'tfds', "
+                "or the path (or gs:// URL) of a MovieLens directory or zip."
+            )
+
+    @property
+    def is_local_path(self) -> bool:
+        return self.source not in (SYNTHETIC, TFDS)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "DataConfig":
+        values: Dict[str, Any] = json.loads(text)
+        values["synthetic"] = SyntheticConfig(**values["synthetic"])
+        return cls(**values)

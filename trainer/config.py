@@ -1,0 +1,70 @@
+"""The multi-task model's architecture and training: the Trainer's config.
+
+Passed to the Trainer as JSON through `custom_config` and rebuilt with `from_json`, so a run
+recorded in ML Metadata says exactly what it was configured with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, Tuple
+
+from components.config_error import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The multi-task recommender's architecture and training; passed to the Trainer as JSON.
+
+    rating-only is (rating_weight=1, retrieval_weight=0), retrieval-only (0, 1), multi-task
+    (1, 1): one model, different loss weights.
+    """
+
+    embedding_dim: int = 32
+    rating_layers: Tuple[int, ...] = (256, 128)  # hidden layers; a final 1-unit layer follows
+    retrieval_weight: float = 1.0
+    rating_weight: float = 1.0
+    temperature: float = 1.0  # divides the in-batch softmax logits (measured: 1.0 > 0.2)
+    popularity_correction: bool = True  # subtract log training frequency (Yi et al. 2019)
+    use_bias: bool = True  # user and movie rating biases
+    use_history: bool = True  # add the user's training movies to the user tower (SVD++-style)
+    # At most this many of a user's training movies (a seeded random choice) in that term:
+    # it bounds a training step's cost, whatever a heavy user's count.
+    max_history: int = 256
+    l2: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    epochs: int = 30  # at most; an epoch is one pass or examples_per_epoch, the smaller
+    batch_size: int = 1024
+    # Validation (and so early stopping) comes at least every this many examples, so large
+    # data stops on time: at 20M ratings an "epoch" is 1M of them, not one whole pass.
+    examples_per_epoch: int = 1_000_000
+    validation_fraction: float = 0.05  # carved from train, for early stopping
+    max_validation_examples: int = 50_000  # a seeded sample beyond that: validation is cheap
+    early_stopping_patience: int = 3
+    seed: int = 0
+    top_k: int = 10  # recorded in the export; `retrieve` returns this many movies
+    exclude_seen: bool = True  # `retrieve` leaves out the movies a user rated in training
+
+    def __post_init__(self) -> None:
+        if self.retrieval_weight < 0 or self.rating_weight < 0:
+            raise ConfigError("loss weights must be >= 0")
+        if self.retrieval_weight == 0 and self.rating_weight == 0:
+            raise ConfigError("at least one of retrieval_weight and rating_weight must be > 0")
+        if self.examples_per_epoch < self.batch_size:
+            raise ConfigError(f"examples_per_epoch ({self.examples_per_epoch}) must be at least "
+                              f"batch_size ({self.batch_size})")
+        if self.max_history < 1:
+            raise ConfigError(f"max_history must be >= 1, got {self.max_history}")
+        if self.optimizer not in ("adam", "adagrad", "sgd"):
+            raise ConfigError(f"optimizer must be adam, adagrad or sgd, got {self.optimizer!r}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        values: Dict[str, Any] = json.loads(text)
+        values["rating_layers"] = tuple(values["rating_layers"])
+        return cls(**values)
