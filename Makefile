@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.lock setup.py
 	  echo "'make install PYTHON=/path/to/python3.10'."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
-	$(BIN)/pip install --constraint requirements.lock --editable '.[dev]'
+	$(BIN)/pip install --constraint requirements.lock --editable '.[dev,bench]'
 	touch $@
 
 run: install
@@ -32,7 +32,7 @@ test-fast: install
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade pip==26.3
-	.venv-lock/bin/pip install --quiet '.[dev]'
+	.venv-lock/bin/pip install --quiet '.[dev,bench]'
 	{ echo "# Fully resolved environment for Python 3.10 on Linux x86-64 (glibc 2.36)."; \
 	  echo "# Regenerate: make lock (after editing the requirements in setup.py)."; \
 	  .venv-lock/bin/pip freeze --exclude movielens-tfx-recommender; } > requirements.lock

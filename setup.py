@@ -27,7 +27,12 @@ setup(
         # the scale benchmark samples the pipeline's memory
         "psutil",
     ],
-    # tests/test_deploy.py loads the Kubernetes manifests into the client's models
-    extras_require={"dev": ["pytest", "kubernetes", "pyyaml"]},
+    extras_require={
+        # tests/test_deploy.py loads the Kubernetes manifests into the client's models
+        "dev": ["pytest", "kubernetes", "pyyaml"],
+        # the experiments' peers (pipeline/peers.py). cornac 2.2 is the last release for
+        # numpy < 2, which TensorFlow 2.16 needs (cornac 2.3+ requires numpy > 2).
+        "bench": ["cornac==2.2.2", "implicit==0.7.3", "scikit-surprise==1.1.5"],
+    },
     entry_points={"console_scripts": ["movielens-tfx=pipeline.cli:main"]},
 )

@@ -151,6 +151,10 @@ def _parser() -> argparse.ArgumentParser:
                              help="one split and one training of each model per seed")
     experiments.add_argument("--report-dir", default="reports/experiments",
                              help="where results.json, results.md and results.png go")
+    experiments.add_argument("--peers", nargs="+", default=["all"], metavar="PEER",
+                             help="library peers to tune and score beside the model: all "
+                                  "(default), none, or names from EASE ItemKNN BPR SVD SVD++ "
+                                  "(they need pip install -e '.[bench]')")
 
     recommend = commands.add_parser(
         "recommend", help="a user's top movies from the pushed model (TF Serving or on disk)")
@@ -308,10 +312,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _experiments(args: argparse.Namespace) -> int:
-    from pipeline import experiments
+    from pipeline import experiments, peers
 
     report = experiments.run(_data_config(args), _model_config(args), args.seeds,
-                             args.report_dir, log=lambda line: print(line, flush=True))
+                             args.report_dir, log=lambda line: print(line, flush=True),
+                             peers=peers.named(args.peers))
     print(f"\nReport: {os.path.join(args.report_dir, 'results.md')} (and .json, .png)")
     for target in report["targets"]:
         print(f"  multi-task {target['metric']} {target['target']}: {target['value']:.4f} "

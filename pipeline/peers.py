@@ -1,0 +1,261 @@
+"""The peers of the multi-task model in the experiments: well-kept library models, each
+tuned on a holdout carved from train and scored with the project's own metric code.
+
+Ranking peers, trained on the binary "rated in training" matrix: EASE (Steck 2019) and BPR
+from cornac, ItemKNN (cosine, the K nearest movies of each movie, scores summed over the
+user's movies) from implicit (cornac's ItemKNN predicts a rating as a weighted mean, which
+ranks every movie of a binary matrix alike). Rating peers (scikit-surprise): SVD (biased
+matrix factorisation) and SVD++. Every peer sees the same split and the same train vocabularies as
+the model (`Ratings` indices); unknown users get the most-popular ranking or the global mean.
+
+Both libraries are an optional extra: `pip install -e '.[bench]'` (the lock pins them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+import warnings
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from components.config_error import ConfigError
+from trainer import metrics
+from trainer.data import Ratings
+
+HOLDOUT_FRACTION = 0.2  # of train, to pick each peer's hyper-parameters
+RANKING = "ranking"
+RATING = "rating"
+
+
+class PeersUnavailable(ConfigError):
+    """A peer's library is not installed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Peer:
+    name: str
+    kind: str  # RANKING (scored by the retrieval metrics) or RATING (by RMSE)
+    grid: Dict[str, Sequence[Any]]  # hyper-parameters tried on the holdout
+    fixed: Dict[str, Any]  # passed as they are
+    fit: Callable[..., Any]  # (train, num_users, num_movies, seed, **params) -> scorer/predictor
+
+    def candidates(self) -> List[Dict[str, Any]]:
+        names = sorted(self.grid)
+        return [dict(zip(names, values))
+                for values in itertools.product(*(self.grid[n] for n in names))]
+
+
+def _cornac():
+    try:
+        import cornac
+    except ImportError as error:
+        raise PeersUnavailable("EASE and BPR need cornac: pip install -e '.[bench]'"
+                               ) from error
+    return cornac
+
+
+def _implicit():
+    try:
+        import implicit.nearest_neighbours
+    except ImportError as error:
+        raise PeersUnavailable("ItemKNN needs implicit: pip install -e '.[bench]'") from error
+    return implicit
+
+
+def _surprise():
+    try:
+        import surprise
+    except ImportError as error:
+        raise PeersUnavailable("the rating peers need scikit-surprise: pip install -e "
+                               "'.[bench]'") from error
+    return surprise
+
+
+def _with_fallbacks(train: Ratings, num_movies: int, known_scores) -> metrics.Scorer:
+    """A Scorer from `known_scores(users) -> scores` for users with training ratings;
+    other users get the most-popular ranking, and a movie without training ratings is
+    never recommended to anyone."""
+    popular = metrics.most_popular_scorer(train, num_movies)
+    counts = np.bincount(train.user_index, minlength=0)
+    unrated = np.bincount(train.movie_index, minlength=num_movies)[:num_movies] == 0
+
+    def score(users: np.ndarray) -> np.ndarray:
+        out = np.array(popular(users), dtype=np.float32)
+        known = np.flatnonzero((users < len(counts)) & (counts[np.minimum(users,
+                                                                          len(counts) - 1)] > 0))
+        if len(known):
+            rows = np.array(known_scores(users[known]), dtype=np.float32)
+            rows[:, unrated] = -np.inf
+            out[known] = rows
+        return out
+
+    return score
+
+
+def _binary_matrix(train: Ratings, num_users: int, num_movies: int):
+    import scipy.sparse as sparse
+
+    matrix = sparse.csr_matrix((np.ones(len(train), np.float32),
+                                (train.user_index, train.movie_index)),
+                               shape=(num_users, num_movies))
+    matrix.data[:] = 1.0  # a pair rated twice counts once
+    return matrix
+
+
+def _cornac_scorer(model_class, train: Ratings, num_users: int, num_movies: int, seed: int,
+                   **params) -> metrics.Scorer:
+    """A cornac model fitted on the binary training matrix, as a Scorer over our indices."""
+    cornac = _cornac()
+    triples = list(zip(train.user_index.tolist(), train.movie_index.tolist(),
+                       itertools.repeat(1.0)))
+    dataset = cornac.data.Dataset.from_uir(triples, seed=seed)
+    model = model_class(**params, seed=seed, verbose=False)
+    model.fit(dataset)
+    # Column j of a cornac score row is the movie whose cornac index is j.
+    ours = np.array(list(dataset.iid_map.keys()), dtype=np.int64)
+    theirs = np.array(list(dataset.iid_map.values()), dtype=np.int64)
+
+    def known_scores(users: np.ndarray) -> np.ndarray:
+        rows = np.zeros((len(users), num_movies), dtype=np.float32)
+        for row, user in enumerate(users.tolist()):
+            scores = np.asarray(model.score(dataset.uid_map[user]), dtype=np.float32)
+            rows[row, ours] = scores.ravel()[theirs]
+        return rows
+
+    return _with_fallbacks(train, num_movies, known_scores)
+
+
+def _ease(train, num_users, num_movies, seed, **params):
+    return _cornac_scorer(_cornac().models.EASE, train, num_users, num_movies, seed, **params)
+
+
+def _bpr(train, num_users, num_movies, seed, **params):
+    return _cornac_scorer(_cornac().models.BPR, train, num_users, num_movies, seed, **params)
+
+
+def _item_knn(train, num_users, num_movies, seed, **params):
+    """implicit's CosineRecommender; `recommend` over the whole catalogue gives each movie's
+    score by the library's own rule."""
+    del seed  # deterministic
+    model = _implicit().nearest_neighbours.CosineRecommender(**params, num_threads=1)
+    matrix = _binary_matrix(train, num_users, num_movies)
+    with warnings.catch_warnings():  # the library converts its own normalised matrix
+        warnings.filterwarnings("ignore", message="Method expects CSR input")
+        model.fit(matrix, show_progress=False)
+
+    def known_scores(users: np.ndarray) -> np.ndarray:
+        ids, scores = model.recommend(users, matrix[users], N=num_movies,
+                                      filter_already_liked_items=False)
+        rows = np.zeros((len(users), num_movies), dtype=np.float32)
+        np.put_along_axis(rows, ids, scores, axis=1)
+        return rows
+
+    return _with_fallbacks(train, num_movies, known_scores)
+
+
+Predictor = Callable[[Ratings], np.ndarray]  # pairs -> predicted normalised ratings
+
+
+def _surprise_predictor(algorithm_name: str, train: Ratings, seed: int,
+                        **params) -> Predictor:
+    """A scikit-surprise model fitted on the training stars, predicting [0, 1] ratings."""
+    surprise = _surprise()
+    import pandas
+
+    frame = pandas.DataFrame({"user": train.user_index, "movie": train.movie_index,
+                              "stars": 1.0 + 4.0 * train.rating.astype(np.float64)})
+    data = surprise.Dataset.load_from_df(frame, surprise.Reader(rating_scale=(1, 5)))
+    algorithm = getattr(surprise, algorithm_name)(**params, random_state=seed)
+    algorithm.fit(data.build_full_trainset())
+
+    def predict(pairs: Ratings) -> np.ndarray:
+        stars = [algorithm.predict(user, movie).est for user, movie in
+                 zip(pairs.user_index.tolist(), pairs.movie_index.tolist())]
+        return (np.asarray(stars, dtype=np.float64) - 1.0) / 4.0
+
+    return predict
+
+
+def _svd(train, num_users, num_movies, seed, **params):
+    del num_users, num_movies
+    return _surprise_predictor("SVD", train, seed, **params)
+
+
+def _svdpp(train, num_users, num_movies, seed, **params):
+    del num_users, num_movies
+    return _surprise_predictor("SVDpp", train, seed, **params)
+
+
+PEERS = (
+    Peer("EASE", RANKING, {"lamb": (50, 100, 200, 400, 800, 1600)}, {"posB": False}, _ease),
+    Peer("ItemKNN", RANKING, {"K": (20, 50, 100, 200, 400, 1000)}, {}, _item_knn),
+    Peer("BPR", RANKING, {"k": (32, 64, 128), "lambda_reg": (0.001, 0.01, 0.1)},
+         {"max_iter": 200, "learning_rate": 0.01}, _bpr),
+    Peer("SVD", RATING, {"n_factors": (50, 100), "reg_all": (0.02, 0.05, 0.1)},
+         {"n_epochs": 30}, _svd),
+    Peer("SVD++", RATING, {"reg_all": (0.02, 0.05)}, {"n_epochs": 20, "cache_ratings": True},
+         _svdpp),
+)
+
+
+def ranking_report(scorer: metrics.Scorer, train: Ratings, evaluation: Ratings,
+                   num_users: int, num_movies: int) -> Dict[str, float]:
+    return metrics.retrieval_report(scorer, train, evaluation, num_users, num_movies)
+
+
+def rating_report(predict: Predictor, evaluation: Ratings) -> Dict[str, float]:
+    unit = metrics.rmse(np.clip(predict(evaluation), 0.0, 1.0), evaluation.rating)
+    return {"rmse_unit": unit, "rmse_stars": 4.0 * unit}
+
+
+def _validation_score(peer: Peer, fitted, rest: Ratings, held: Ratings, num_users: int,
+                      num_movies: int) -> float:
+    """Higher is better: NDCG@10 (training movies excluded) or minus RMSE, on the holdout."""
+    if peer.kind == RANKING:
+        seen = metrics.seen_matrix(rest, num_users, num_movies)
+        return metrics.recall_and_ndcg_at_k(fitted, held, 10, seen)["ndcg@10"]
+    return -rating_report(fitted, held)["rmse_unit"]
+
+
+def tune_and_score(peer: Peer, train: Ratings, evaluation: Ratings, num_users: int,
+                   num_movies: int, seed: int) -> Tuple[Dict[str, float], Dict[str, Any]]:
+    """(eval metrics, chosen hyper-parameters): each candidate is fitted on train minus a
+    seeded holdout and scored on that holdout; the best is refitted on all of train and
+    only then scored on eval."""
+    rest, held = train.split_off(HOLDOUT_FRACTION, seed=seed)
+    best, best_score = None, -np.inf
+    for params in peer.candidates():
+        fitted = peer.fit(rest, num_users, num_movies, seed, **peer.fixed, **params)
+        score = _validation_score(peer, fitted, rest, held, num_users, num_movies)
+        if score > best_score:
+            best, best_score = params, score
+    started = time.monotonic()
+    fitted = peer.fit(train, num_users, num_movies, seed, **peer.fixed, **best)
+    seconds = time.monotonic() - started
+    if peer.kind == RANKING:
+        report = ranking_report(fitted, train, evaluation, num_users, num_movies)
+    else:
+        report = rating_report(fitted, evaluation)
+    report["train_seconds"] = seconds
+    return report, best
+
+
+def named(names: Sequence[str]) -> Tuple[Peer, ...]:
+    """The peers that `--peers` names: "all", "none", or peer names; their libraries are
+    imported here, so a missing one is reported before any training."""
+    by_name = {peer.name: peer for peer in PEERS}
+    if list(names) == ["none"]:
+        return ()
+    chosen = PEERS if list(names) == ["all"] else ()
+    if not chosen:
+        unknown = [name for name in names if name not in by_name]
+        if unknown:
+            raise ConfigError(f"--peers: unknown {', '.join(unknown)}; choose all, none or "
+                              f"from {' '.join(by_name)}")
+        chosen = tuple(by_name[name] for name in names)
+    for peer in chosen:
+        {"EASE": _cornac, "BPR": _cornac, "ItemKNN": _implicit}.get(peer.name, _surprise)()
+    return chosen
