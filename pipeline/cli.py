@@ -151,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
                              help="one split and one training of each model per seed")
     experiments.add_argument("--report-dir", default="reports/experiments",
                              help="where results.json, results.md and results.png go")
+    experiments.add_argument("--holdout", action="store_true",
+                             help="score on a seeded holdout of train instead of eval (for "
+                                  "choosing defaults without looking at eval)")
     experiments.add_argument("--peers", nargs="+", default=["all"], metavar="PEER",
                              help="library peers to tune and score beside the model: all "
                                   "(default), none, or names from EASE ItemKNN BPR SVD SVD++ "
@@ -316,7 +319,7 @@ def _experiments(args: argparse.Namespace) -> int:
 
     report = experiments.run(_data_config(args), _model_config(args), args.seeds,
                              args.report_dir, log=lambda line: print(line, flush=True),
-                             peers=peers.named(args.peers))
+                             peers=peers.named(args.peers), holdout=args.holdout)
     print(f"\nReport: {os.path.join(args.report_dir, 'results.md')} (and .json, .png)")
     for target in report["targets"]:
         print(f"  multi-task {target['metric']} {target['target']}: {target['value']:.4f} "

@@ -87,9 +87,10 @@ def most_popular(train_set: Ratings, eval_set: Ratings, num_users: int,
 
 def run(data_config: DataConfig, model_config: ModelConfig, seeds: Sequence[int],
         report_dir: str, log: Callable[[str], None] = print,
-        peers: Sequence[peers_lib.Peer] = ()) -> Dict:
+        peers: Sequence[peers_lib.Peer] = (), holdout: bool = False) -> Dict:
     """Trains and scores every setting and every peer on every seed; writes and returns the
-    report."""
+    report. With `holdout`, eval is never read: each seed's train is split again into a
+    training part and a seeded holdout (as the peers tune), for choosing defaults."""
     names = (BASELINE, *(peer.name for peer in peers), *SETTINGS)
     runs: Dict[str, List[Dict[str, float]]] = {name: [] for name in names}
     chosen: Dict[str, List[Dict]] = {peer.name: [] for peer in peers}
@@ -97,7 +98,10 @@ def run(data_config: DataConfig, model_config: ModelConfig, seeds: Sequence[int]
         split_config = dataclasses.replace(data_config, split_seed=seed)
         data, is_eval = sources.load_split(split_config)
         train_set, eval_set, num_users, num_movies = index_split(data, is_eval)
-        log(f"seed {seed}: {len(train_set)} train / {len(eval_set)} eval ratings, "
+        if holdout:
+            train_set, eval_set = train_set.split_off(peers_lib.HOLDOUT_FRACTION, seed=seed)
+        log(f"seed {seed}: {len(train_set)} train / {len(eval_set)} "
+            f"{'held-out' if holdout else 'eval'} ratings, "
             f"{num_users} users, {num_movies} movies")
         runs[BASELINE].append(most_popular(train_set, eval_set, num_users, num_movies))
         for peer in peers:
@@ -118,6 +122,8 @@ def run(data_config: DataConfig, model_config: ModelConfig, seeds: Sequence[int]
             runs[name].append(scores)
             log(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     report = _summarise(runs, chosen, data_config, model_config, seeds, peers)
+    report["scored_on"] = (f"a holdout of {peers_lib.HOLDOUT_FRACTION:.0%} of train"
+                           if holdout else "eval")
     write_report(report, report_dir)
     return report
 
@@ -179,7 +185,8 @@ def markdown(report: Dict) -> str:
         f"# Models and peers: {report['data']}, split {report['split']}, "
         f"seeds {report['seeds']}",
         "",
-        f"Mean (± std) over seeds; {report['machine']}; {report['date']}.",
+        f"Scored on {report['scored_on']}. Mean (± std) over seeds; {report['machine']}; "
+        f"{report['date']}.",
         "Metric definitions: README, 'Metrics'. A peer's train_seconds is its final fit on "
         "all of train (after tuning).",
         "",

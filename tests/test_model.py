@@ -39,7 +39,7 @@ def test_a_movie_twice_in_a_batch_is_not_its_own_negative():
     users = tf.constant([0, 1, 2])
     x = {USER_INDEX: users, MOVIE_INDEX: tf.constant([3, 3, 4])}
     out = model(x)
-    loss = float(model._in_batch_softmax(out["user_vector"], out["movie_vector"],
+    loss = float(model._in_batch_softmax(out["user_vector"], out["movie_vector"], users,
                                          x[MOVIE_INDEX]))
     u, v = out["user_vector"].numpy(), out["movie_vector"].numpy()
     logits = u @ v.T
@@ -166,3 +166,33 @@ def test_a_capped_history_keeps_a_seeded_choice_and_subtracts_only_a_target_it_h
 def test_max_history_below_one_is_refused():
     with pytest.raises(ConfigError, match="max_history"):
         ModelConfig(max_history=0)
+
+
+def _log_softmax_loss(logits: np.ndarray, labels: np.ndarray) -> float:
+    top = logits.max(axis=1, keepdims=True)
+    log_z = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    return float(np.mean(log_z - logits[np.arange(len(labels)), labels]))
+
+
+@pytest.mark.parametrize("catalogue", [False, True])
+def test_a_users_other_training_movies_are_not_its_negatives(catalogue):
+    config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, popularity_correction=False,
+                         mask_seen_negatives=True,
+                         catalogue_softmax_limit=10 if catalogue else 0, **SMALL)
+    # User 0 rated movies 1 and 2; user 1 movie 3; user 2 movies 0 and 3.
+    users, movies = np.array([0, 0, 1, 2, 2]), np.array([1, 2, 3, 0, 3])
+    model = model_lib.build(3, 5, users, movies, config)
+    x = {USER_INDEX: tf.constant([0, 1, 2]), MOVIE_INDEX: tf.constant([1, 3, 0])}
+    out = model(x)
+    model.compute_loss(x, tf.zeros(3), out)
+    u = out["user_vector"].numpy()
+    if catalogue:
+        logits = u @ model.movie_embedding.embeddings.numpy()[:5].T
+        logits[0, 2] = logits[2, 3] = -1e9  # seen by the row's user, not its target
+        labels = np.array([1, 3, 0])
+    else:
+        logits = u @ out["movie_vector"].numpy().T  # columns: movies 1, 3, 0
+        logits[2, 1] = -1e9  # user 2 rated movie 3
+        labels = np.arange(3)
+    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
+        _log_softmax_loss(logits, labels), rel=1e-4)

@@ -27,11 +27,16 @@ class ModelConfig:
     rating_weight: float = 1.0
     temperature: float = 1.0  # divides the in-batch softmax logits (measured: 1.0 > 0.2)
     popularity_correction: bool = True  # subtract log training frequency (Yi et al. 2019)
+    # Up to this many movies the retrieval softmax scores every movie of the catalogue (its
+    # cost grows with the catalogue); above it, the batch's own movies (in-batch softmax).
+    catalogue_softmax_limit: int = 0
+    mask_seen_negatives: bool = False  # a user's other training movies are not negatives
     use_bias: bool = True  # user and movie rating biases
     use_history: bool = True  # add the user's training movies to the user tower (SVD++-style)
     # At most this many of a user's training movies (a seeded random choice) in that term:
     # it bounds a training step's cost, whatever a heavy user's count.
     max_history: int = 256
+    history_dropout: float = 0.0  # in training, the chance of leaving out a history movie
     l2: float = 0.0
     optimizer: str = "adam"
     learning_rate: float = 0.001
@@ -55,6 +60,8 @@ class ModelConfig:
         if self.examples_per_epoch < self.batch_size:
             raise ConfigError(f"examples_per_epoch ({self.examples_per_epoch}) must be at least "
                               f"batch_size ({self.batch_size})")
+        if not 0.0 <= self.history_dropout < 1.0:
+            raise ConfigError(f"history_dropout must be in [0, 1), got {self.history_dropout}")
         if self.max_history < 1:
             raise ConfigError(f"max_history must be >= 1, got {self.max_history}")
         if self.optimizer not in ("adam", "adagrad", "sgd"):

@@ -63,18 +63,26 @@ class MultiTaskRecommender(keras.Model):
         self.history_keys = tf.concat(
             [history.value_rowids() * (num_movies + 1) + history.flat_values,
              tf.constant([np.iinfo(np.int64).max])], axis=0)
+        # The same for every training movie of each user: the softmax's negatives leave out
+        # a user's other training movies (config.mask_seen_negatives).
+        self.watched_keys = tf.concat(
+            [watched.value_rowids() * (num_movies + 1) + watched.flat_values,
+             tf.constant([np.iinfo(np.int64).max])], axis=0)
         # log q(movie): how often in-batch sampling offers each movie as a negative.
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
         self.rating_loss_tracker = keras.metrics.Mean(name="rating_loss")
 
-    def user_vectors(self, user_index: tf.Tensor, target_movie=None) -> tf.Tensor:
+    def user_vectors(self, user_index: tf.Tensor, target_movie=None,
+                     training: bool = False) -> tf.Tensor:
         """p_u + |N(u)|^-1/2 * sum of y_j over N(u), the user's (capped) training movies.
 
         In training, `target_movie` is left out of N(u) when it is there, so that the tower
         cannot score a movie by finding it in the user's history. Only the histories of the
         distinct users of `user_index` are read, each of at most config.max_history movies,
         so a step costs at most batch_size x max_history whatever the size of the data set.
+        In training, each history movie is dropped with probability config.history_dropout
+        (the rest scaled up to keep the sum's expectation).
         """
         vector = self.user_embedding(user_index)
         if not self.config.use_history:
@@ -87,7 +95,7 @@ class MultiTaskRecommender(keras.Model):
         movies, column = tf.unique(history.flat_values)
         rows = tf.sparse.SparseTensor(
             indices=tf.stack([history.value_rowids(), tf.cast(column, tf.int64)], axis=1),
-            values=tf.ones_like(history.flat_values, dtype=tf.float32),
+            values=self._history_weights(history.flat_values, training),
             dense_shape=tf.stack([tf.size(users, out_type=tf.int64),
                                   tf.size(movies, out_type=tf.int64)]))
         sums = tf.sparse.sparse_dense_matmul(rows, self.history_embedding(movies))
@@ -98,6 +106,12 @@ class MultiTaskRecommender(keras.Model):
             in_history = tf.equal(tf.gather(self.history_keys, found), keys)
         return self._with_history(vector, tf.gather(sums, position), user_index, target_movie,
                                   in_history)
+
+    def _history_weights(self, movies: tf.Tensor, training: bool) -> tf.Tensor:
+        ones = tf.ones_like(movies, dtype=tf.float32)
+        if not training or not self.config.history_dropout:
+            return ones
+        return tf.nn.dropout(ones, rate=self.config.history_dropout)
 
     def all_user_vectors(self) -> tf.Tensor:
         """Every user's vector (OOV row included), for export: one sparse (users x movies)
@@ -129,12 +143,14 @@ class MultiTaskRecommender(keras.Model):
             rating += self.user_bias(user_index)[:, 0] + self.movie_bias(movie_index)[:, 0]
         return rating
 
-    def call(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    def call(self, inputs: Dict[str, tf.Tensor], training: bool = False
+             ) -> Dict[str, tf.Tensor]:
         """Training view: every (user, movie) pair is one of the training ratings."""
         # Cast: Keras traces the model for saving with the float inputs it infers.
         user_index = tf.cast(tf.reshape(inputs[USER_INDEX], [-1]), tf.int64)
         movie_index = tf.cast(tf.reshape(inputs[MOVIE_INDEX], [-1]), tf.int64)
-        user_vector = self.user_vectors(user_index, target_movie=movie_index)
+        user_vector = self.user_vectors(user_index, target_movie=movie_index,
+                                        training=training)
         movie_vector = self.movie_vectors(movie_index)
         return {
             "user_vector": user_vector,
@@ -145,8 +161,12 @@ class MultiTaskRecommender(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         del sample_weight, training
         movie_index = tf.cast(tf.reshape(x[MOVIE_INDEX], [-1]), tf.int64)
-        retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
-                                           movie_index)
+        user_index = tf.cast(tf.reshape(x[USER_INDEX], [-1]), tf.int64)
+        if self.num_movies <= self.config.catalogue_softmax_limit:
+            retrieval = self._catalogue_softmax(y_pred["user_vector"], user_index, movie_index)
+        else:
+            retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
+                                               user_index, movie_index)
         rating = tf.reduce_mean(tf.square(y_pred["rating"] - tf.reshape(y, [-1])))
         self.retrieval_loss_tracker.update_state(retrieval)
         self.rating_loss_tracker.update_state(rating)
@@ -155,7 +175,25 @@ class MultiTaskRecommender(keras.Model):
             total += tf.add_n(self.losses)
         return total
 
-    def _in_batch_softmax(self, user_vector, movie_vector, movie_index) -> tf.Tensor:
+    def _catalogue_softmax(self, user_vector, user_index, movie_index) -> tf.Tensor:
+        """Each user's own movie against every movie of the catalogue (an exact softmax:
+        no sampling, so no correction); its cost grows with the catalogue, hence the limit."""
+        movies = self.movie_embedding.embeddings[: self.num_movies]
+        logits = tf.matmul(user_vector, movies, transpose_b=True) / self.config.temperature
+        if self.config.mask_seen_negatives:
+            seen = tf.gather(self.watched, user_index)
+            hits = tf.scatter_nd(
+                tf.stack([seen.value_rowids(), seen.flat_values], axis=1),
+                tf.ones_like(seen.flat_values, dtype=tf.int32),
+                tf.stack([tf.size(user_index, out_type=tf.int64),
+                          tf.constant(self.num_movies + 1, tf.int64)]))[:, : self.num_movies]
+            own = tf.one_hot(movie_index, self.num_movies, on_value=True, off_value=False)
+            logits = tf.where(tf.logical_and(hits > 0, tf.logical_not(own)), -1e9, logits)
+        return tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=movie_index, logits=logits))
+
+    def _in_batch_softmax(self, user_vector, movie_vector, user_index,
+                          movie_index) -> tf.Tensor:
         """Each user's own movie is the positive; the batch's other movies are negatives."""
         logits = tf.matmul(user_vector, movie_vector, transpose_b=True) / self.config.temperature
         if self.config.popularity_correction:
@@ -163,7 +201,14 @@ class MultiTaskRecommender(keras.Model):
         # A popular movie can appear twice in a batch: never use it as its own negative.
         same_movie = tf.equal(movie_index[:, tf.newaxis], movie_index[tf.newaxis, :])
         off_diagonal = tf.logical_not(tf.eye(tf.shape(logits)[0], dtype=tf.bool))
-        logits = tf.where(tf.logical_and(same_movie, off_diagonal), -1e9, logits)
+        negative_hit = same_movie
+        if self.config.mask_seen_negatives:  # row r's user rated column c's movie
+            keys = user_index[:, tf.newaxis] * (self.num_movies + 1) + movie_index[tf.newaxis, :]
+            found = tf.gather(self.watched_keys, tf.searchsorted(
+                self.watched_keys, tf.reshape(keys, [-1])))
+            seen = tf.reshape(tf.equal(found, tf.reshape(keys, [-1])), tf.shape(keys))
+            negative_hit = tf.logical_or(negative_hit, seen)
+        logits = tf.where(tf.logical_and(negative_hit, off_diagonal), -1e9, logits)
         labels = tf.range(tf.shape(logits)[0])
         return tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
