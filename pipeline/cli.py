@@ -44,7 +44,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", action="append", default=[], metavar="FIELD=VALUE", dest="model_overrides",
-        help="override one ModelConfig field (pipeline/config.py), e.g. --model epochs=5 "
+        help="override one ModelConfig field (trainer/config.py), e.g. --model epochs=5 "
              "--model rating_layers=64,32 (repeatable)")
     parser.add_argument(
         "--gate", action="append", default=[], metavar="FIELD=VALUE", dest="gate_overrides",

@@ -8,7 +8,8 @@ ranks every movie of a binary matrix alike). Rating peers (scikit-surprise): SVD
 matrix factorisation) and SVD++. Every peer sees the same split and the same train vocabularies as
 the model (`Ratings` indices); unknown users get the most-popular ranking or the global mean.
 
-Both libraries are an optional extra: `pip install -e '.[bench]'` (the lock pins them).
+The three libraries are an optional extra: `pip install -e '.[bench]'` (the lock pins
+them).
 """
 
 from __future__ import annotations
@@ -87,9 +88,8 @@ def _with_fallbacks(train: Ratings, num_movies: int, known_scores) -> metrics.Sc
         known = np.flatnonzero((users < len(counts)) & (counts[np.minimum(users,
                                                                           len(counts) - 1)] > 0))
         if len(known):
-            rows = np.array(known_scores(users[known]), dtype=np.float32)
-            rows[:, unrated] = -np.inf
-            out[known] = rows
+            out[known] = known_scores(users[known])
+        out[:, unrated] = -np.inf
         return out
 
     return score
@@ -128,7 +128,14 @@ def _cornac_scorer(model_class, train: Ratings, num_users: int, num_movies: int,
     return _with_fallbacks(train, num_movies, known_scores)
 
 
+EASE_MAX_MOVIES = 20_000  # EASE inverts a dense movies x movies matrix: 3.2 GB at 20,000
+
+
 def _ease(train, num_users, num_movies, seed, **params):
+    if num_movies > EASE_MAX_MOVIES:
+        raise ConfigError(f"--peers EASE: {num_movies:,} movies; EASE inverts a dense "
+                          f"movies x movies matrix and is run up to {EASE_MAX_MOVIES:,} "
+                          "movies. Leave it out (--peers ItemKNN BPR SVD SVD++).")
     return _cornac_scorer(_cornac().models.EASE, train, num_users, num_movies, seed, **params)
 
 
@@ -150,7 +157,8 @@ def _item_knn(train, num_users, num_movies, seed, **params):
         ids, scores = model.recommend(users, matrix[users], N=num_movies,
                                       filter_already_liked_items=False)
         rows = np.zeros((len(users), num_movies), dtype=np.float32)
-        np.put_along_axis(rows, ids, scores, axis=1)
+        filled = ids >= 0  # the library pads a short result with id -1
+        rows[np.nonzero(filled)[0], ids[filled]] = scores[filled]
         return rows
 
     return _with_fallbacks(train, num_movies, known_scores)

@@ -68,13 +68,27 @@ def test_peers_are_tuned_reported_per_seed_and_set_the_ranking_targets(tmp_path)
     assert "| EASE | 2 |" in table and "## Peers' hyper-parameters" in table
 
 
-def test_holdout_mode_never_reads_eval(tmp_path):
+def test_holdout_mode_never_reads_eval(tmp_path, monkeypatch):
     data = DataConfig(synthetic=SyntheticConfig(num_users=40, num_movies=80, num_ratings=1500))
     model = ModelConfig(epochs=1, embedding_dim=8, rating_layers=(8,), batch_size=128)
     lines = []
-    report = experiments.run(data, model, seeds=[1], report_dir=str(tmp_path),
-                             log=lines.append, holdout=True)
-    assert report["scored_on"] == "a holdout of 20% of train"
-    assert "Scored on a holdout of 20% of train" in (tmp_path / "results.md").read_text()
+    kept = experiments.run(data, model, seeds=[1], report_dir=str(tmp_path / "a"),
+                           log=lines.append, holdout=True, peers=peers.named(["EASE"]))
+    assert kept["scored_on"] == "a holdout of 20% of train"
+    assert "Scored on a holdout of 20% of train" in (tmp_path / "a" / "results.md").read_text()
     # 1,500 ratings: 1,200 train, of which 960 to train on and 240 held out.
     assert "seed 1: 960 train / 240 held-out ratings" in lines[0]
+    # Eval replaced by nonsense: the deterministic rows do not move.
+    index_split = experiments.index_split
+
+    def scrambled(*args):
+        train, evaluation, num_users, num_movies = index_split(*args)
+        return train, evaluation.take(np.arange(len(evaluation))[::-1][:5]), num_users, \
+            num_movies
+
+    monkeypatch.setattr(experiments, "index_split", scrambled)
+    again = experiments.run(data, model, seeds=[1], report_dir=str(tmp_path / "b"),
+                            log=lambda line: None, holdout=True, peers=peers.named(["EASE"]))
+    for name in ("most-popular", "EASE"):
+        quality = {k: v for k, v in kept["results"][name].items() if k != "train_seconds"}
+        assert quality and all(again["results"][name][k] == v for k, v in quality.items())

@@ -196,3 +196,20 @@ def test_a_users_other_training_movies_are_not_its_negatives(catalogue):
         labels = np.arange(3)
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
         _log_softmax_loss(logits, labels), rel=1e-4)
+
+
+def test_history_dropout_never_lets_the_target_into_its_own_user_vector():
+    config = ModelConfig(**SMALL, history_dropout=0.5)
+    users, movies = np.array([0, 0, 0, 0]), np.array([0, 1, 2, 3])
+    model = model_lib.build(1, 4, users, movies, config)
+    model.user_vectors(tf.constant([0], tf.int64))
+    y = np.zeros((5, 8), np.float32)
+    y[2] = 1000.0  # only the target has a history vector
+    model.history_embedding.embeddings.assign(y)
+    p = model.user_embedding.embeddings.numpy()[0]
+    for _ in range(20):  # whatever the dropout draws
+        row = model.user_vectors(tf.constant([0, 0], tf.int64),
+                                 target_movie=tf.constant([2, 1], tf.int64),
+                                 training=True).numpy()
+        np.testing.assert_allclose(row[0], p, atol=1e-3)
+        assert set(np.round((row[1] - p)[:1] * np.sqrt(3), 2)) <= {0.0, 2000.0}

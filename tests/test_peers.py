@@ -59,7 +59,7 @@ def test_unknown_users_get_the_most_popular_ranking_and_unknown_movies_are_never
     scorer = peers._ease(train, 4, 4, 0, lamb=1.0, posB=False)
     scores = scorer(np.array([0, 3]))
     assert np.isneginf(scores[0, 3])  # movie 3 has no training rating
-    np.testing.assert_array_equal(scores[1], [1, 3, 1, 0])  # user 3: training counts
+    np.testing.assert_array_equal(scores[1], [1, 3, 1, -np.inf])  # user 3: training counts
 
 
 def test_peer_names_are_checked():
@@ -67,3 +67,17 @@ def test_peer_names_are_checked():
     assert [p.name for p in peers.named(["all"])] == [p.name for p in peers.PEERS]
     with pytest.raises(ConfigError, match="--peers: unknown SLIM"):
         peers.named(["EASE", "SLIM"])
+
+
+def test_item_knn_scores_every_movie_a_neighbour_reaches_the_last_one_included():
+    # Movies 0-2 are rated together; movie 3 (the last) with movie 2 only.
+    train = Ratings(np.array([0, 0, 0, 1, 1, 2, 2]), np.array([0, 1, 2, 1, 2, 2, 3]),
+                    np.ones(7, np.float32))
+    scores = peers._item_knn(train, 3, 4, 0, K=1)(np.array([2]))[0]
+    assert scores[3] > 0 and np.isfinite(scores).all()
+
+
+def test_ease_refuses_a_catalogue_it_cannot_invert():
+    train = Ratings(np.array([0]), np.array([0]), np.ones(1, np.float32))
+    with pytest.raises(ConfigError, match="--peers EASE: 20,001 movies"):
+        peers._ease(train, 1, peers.EASE_MAX_MOVIES + 1, 0, lamb=1.0)

@@ -59,15 +59,9 @@ class MultiTaskRecommender(keras.Model):
             values=tf.ones_like(history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
         self.history_count = tf.cast(history.row_lengths(), tf.float32)
-        # Its (user, movie) pairs as sorted keys, and a sentinel above every key.
-        self.history_keys = tf.concat(
-            [history.value_rowids() * (num_movies + 1) + history.flat_values,
-             tf.constant([np.iinfo(np.int64).max])], axis=0)
-        # The same for every training movie of each user: the softmax's negatives leave out
+        # Every (user, training movie) pair as a sorted key: the softmax's negatives leave out
         # a user's other training movies (config.mask_seen_negatives).
-        self.watched_keys = tf.concat(
-            [watched.value_rowids() * (num_movies + 1) + watched.flat_values,
-             tf.constant([np.iinfo(np.int64).max])], axis=0)
+        self.watched_keys = _sorted_keys(watched, num_movies)
         # log q(movie): how often in-batch sampling offers each movie as a negative.
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
@@ -93,19 +87,25 @@ class MultiTaskRecommender(keras.Model):
         # looked-up rows: its gradient reaches only those rows (a sparse update, see
         # trainer/optimizers.py), and no step touches the whole table.
         movies, column = tf.unique(history.flat_values)
+        weights = self._history_weights(history.flat_values, training)
         rows = tf.sparse.SparseTensor(
             indices=tf.stack([history.value_rowids(), tf.cast(column, tf.int64)], axis=1),
-            values=self._history_weights(history.flat_values, training),
+            values=weights,
             dense_shape=tf.stack([tf.size(users, out_type=tf.int64),
                                   tf.size(movies, out_type=tf.int64)]))
         sums = tf.sparse.sparse_dense_matmul(rows, self.history_embedding(movies))
-        in_history = None
-        if target_movie is not None:  # is (user, target) in the capped history?
-            keys = user_index * (self.num_movies + 1) + target_movie
-            found = tf.searchsorted(self.history_keys, keys)
-            in_history = tf.equal(tf.gather(self.history_keys, found), keys)
-        return self._with_history(vector, tf.gather(sums, position), user_index, target_movie,
-                                  in_history)
+        target = None
+        if target_movie is not None:
+            # Is the target in its user's capped history, and with what weight in the sum
+            # (dropout)? A search among the batch's own (distinct user, movie) keys.
+            keys = _sorted_keys(history, self.num_movies)
+            wanted = tf.cast(position, tf.int64) * (self.num_movies + 1) + target_movie
+            found = tf.searchsorted(keys, wanted)
+            present = tf.equal(tf.gather(keys, found), wanted)
+            weight = tf.gather(tf.concat([weights, [0.0]], axis=0), found)
+            target = (target_movie, tf.cast(present, tf.float32),
+                      tf.where(present, weight, 0.0))
+        return self._with_history(vector, tf.gather(sums, position), user_index, target)
 
     def _history_weights(self, movies: tf.Tensor, training: bool) -> tf.Tensor:
         ones = tf.ones_like(movies, dtype=tf.float32)
@@ -122,13 +122,14 @@ class MultiTaskRecommender(keras.Model):
         users = tf.range(self.num_users + 1, dtype=tf.int64)
         sums = tf.sparse.sparse_dense_matmul(self.history_matrix,
                                              self.history_embedding.embeddings)
-        return self._with_history(vector, sums, users, None, None)
+        return self._with_history(vector, sums, users)
 
-    def _with_history(self, vector, total, user_index, target_movie, in_history) -> tf.Tensor:
+    def _with_history(self, vector, total, user_index, target=None) -> tf.Tensor:
+        """`target`: (movie, present, weight) per row, to leave the target out of N(u)."""
         count = tf.gather(self.history_count, user_index)
-        if target_movie is not None:
-            present = tf.cast(in_history, tf.float32)
-            total -= self.history_embedding(target_movie) * present[:, tf.newaxis]
+        if target is not None:
+            movie, present, weight = target
+            total -= self.history_embedding(movie) * weight[:, tf.newaxis]
             count -= present
         return vector + total * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
 
@@ -216,6 +217,14 @@ class MultiTaskRecommender(keras.Model):
     @property
     def metrics(self):
         return [self.retrieval_loss_tracker, self.rating_loss_tracker] + super().metrics
+
+
+def _sorted_keys(rows: tf.RaggedTensor, num_movies: int) -> tf.Tensor:
+    """row * (num_movies + 1) + movie for each entry of `rows` (each row's movies in
+    ascending order, so the keys are sorted), and a sentinel above every key, so that a
+    search never runs past the end."""
+    return tf.concat([rows.value_rowids() * (num_movies + 1) + rows.flat_values,
+                      tf.constant([np.iinfo(np.int64).max])], axis=0)
 
 
 def history_of(user_index: np.ndarray, movie_index: np.ndarray, num_users: int,
