@@ -75,18 +75,18 @@ def _surprise():
     return surprise
 
 
-def _with_fallbacks(train: Ratings, num_movies: int, known_scores) -> metrics.Scorer:
+def _with_fallbacks(train: Ratings, num_users: int, num_movies: int,
+                    known_scores) -> metrics.Scorer:
     """A Scorer from `known_scores(users) -> scores` for users with training ratings;
-    other users get the most-popular ranking, and a movie without training ratings is
-    never recommended to anyone."""
+    other users (the OOV index included) get the most-popular ranking, and a movie without
+    training ratings is never recommended to anyone."""
     popular = metrics.most_popular_scorer(train, num_movies)
-    counts = np.bincount(train.user_index, minlength=0)
+    rated = np.bincount(train.user_index, minlength=num_users + 1) > 0
     unrated = np.bincount(train.movie_index, minlength=num_movies)[:num_movies] == 0
 
     def score(users: np.ndarray) -> np.ndarray:
         out = np.array(popular(users), dtype=np.float32)
-        known = np.flatnonzero((users < len(counts)) & (counts[np.minimum(users,
-                                                                          len(counts) - 1)] > 0))
+        known = np.flatnonzero(rated[users])
         if len(known):
             out[known] = known_scores(users[known])
         out[:, unrated] = -np.inf
@@ -125,7 +125,7 @@ def _cornac_scorer(model_class, train: Ratings, num_users: int, num_movies: int,
             rows[row, ours] = scores.ravel()[theirs]
         return rows
 
-    return _with_fallbacks(train, num_movies, known_scores)
+    return _with_fallbacks(train, num_users, num_movies, known_scores)
 
 
 EASE_MAX_MOVIES = 20_000  # EASE inverts a dense movies x movies matrix: 3.2 GB at 20,000
@@ -161,7 +161,7 @@ def _item_knn(train, num_users, num_movies, seed, **params):
         rows[np.nonzero(filled)[0], ids[filled]] = scores[filled]
         return rows
 
-    return _with_fallbacks(train, num_movies, known_scores)
+    return _with_fallbacks(train, num_users, num_movies, known_scores)
 
 
 Predictor = Callable[[Ratings], np.ndarray]  # pairs -> predicted normalised ratings
@@ -209,11 +209,6 @@ PEERS = (
 )
 
 
-def ranking_report(scorer: metrics.Scorer, train: Ratings, evaluation: Ratings,
-                   num_users: int, num_movies: int) -> Dict[str, float]:
-    return metrics.retrieval_report(scorer, train, evaluation, num_users, num_movies)
-
-
 def rating_report(predict: Predictor, evaluation: Ratings) -> Dict[str, float]:
     unit = metrics.rmse(np.clip(predict(evaluation), 0.0, 1.0), evaluation.rating)
     return {"rmse_unit": unit, "rmse_stars": 4.0 * unit}
@@ -244,7 +239,7 @@ def tune_and_score(peer: Peer, train: Ratings, evaluation: Ratings, num_users: i
     fitted = peer.fit(train, num_users, num_movies, seed, **peer.fixed, **best)
     seconds = time.monotonic() - started
     if peer.kind == RANKING:
-        report = ranking_report(fitted, train, evaluation, num_users, num_movies)
+        report = metrics.retrieval_report(fitted, train, evaluation, num_users, num_movies)
     else:
         report = rating_report(fitted, evaluation)
     report["train_seconds"] = seconds
