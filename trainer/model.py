@@ -59,9 +59,10 @@ class MultiTaskRecommender(keras.Model):
             values=tf.ones_like(history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
         self.history_count = tf.cast(history.row_lengths(), tf.float32)
-        # Every (user, training movie) pair as a sorted key: the softmax's negatives leave out
-        # a user's other training movies (config.mask_seen_negatives).
-        self.watched_keys = _sorted_keys(watched, num_movies)
+        # Every (user, training movie) pair as a sorted key, for the in-batch softmax to leave
+        # out a user's other training movies: built only when asked (a key per rating).
+        if config.mask_seen_negatives:
+            self.watched_keys = _sorted_keys(watched, num_movies)
         # log q(movie): how often in-batch sampling offers each movie as a negative.
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
