@@ -23,18 +23,16 @@ class MultiTaskRecommender(keras.Model):
 
     def __init__(self, num_users: int, num_movies: int, movie_log_frequency: np.ndarray,
                  watched: tf.RaggedTensor, history: tf.RaggedTensor, config: ModelConfig,
-                 **kwargs) -> None:
+                 history_ratings: Optional[tf.RaggedTensor] = None,
+                 row_chances: Optional[Dict[str, np.ndarray]] = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.num_users = num_users  # vocabulary sizes; index == size is the OOV bucket
         self.num_movies = num_movies
-        regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
         self.user_embedding = keras.layers.Embedding(
-            num_users + 1, config.embedding_dim, embeddings_regularizer=regularizer,
-            name="user_embedding")
+            num_users + 1, config.embedding_dim, name="user_embedding")
         self.movie_embedding = keras.layers.Embedding(
-            num_movies + 1, config.embedding_dim, embeddings_regularizer=regularizer,
-            name="movie_embedding")
+            num_movies + 1, config.embedding_dim, name="movie_embedding")
         self.rating_mlp = keras.Sequential(
             [keras.layers.Dense(units, activation="relu") for units in config.rating_layers]
             + [keras.layers.Dense(1)], name="rating_mlp")
@@ -48,8 +46,20 @@ class MultiTaskRecommender(keras.Model):
             # y_j of SVD++: what having watched movie j says about a user's taste.
             self.history_embedding = keras.layers.Embedding(
                 num_movies + 1, config.embedding_dim, embeddings_initializer="zeros",
-                embeddings_regularizer=regularizer, name="history_embedding")
+                name="history_embedding")
             self.history_embedding.build()  # user_vectors reads its table directly
+        if config.use_history and config.history_layers:
+            self.history_tower = keras.Sequential(
+                [keras.layers.Dense(units, activation="tanh") for units in config.history_layers]
+                + [keras.layers.Dense(config.embedding_dim)], name="history_tower")
+        if config.rated_history:
+            # x_j of Koren's explicit neighbourhood term: what rating movie j above or below
+            # the training mean says about a user's taste.
+            self.rated_embedding = keras.layers.Embedding(
+                num_movies + 1, config.embedding_dim, embeddings_initializer="zeros",
+                name="rated_embedding")
+            self.rated_embedding.build()
+            self.history_ratings = history_ratings  # parallel to `history`: centred ratings
         self.watched = watched  # user index -> the movie indices they rated in training
         # N(u) of the user tower: the user's training movies, at most config.max_history
         # (not `history`: Keras sets that attribute in fit).
@@ -59,10 +69,18 @@ class MultiTaskRecommender(keras.Model):
             values=tf.ones_like(history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
         self.history_count = tf.cast(history.row_lengths(), tf.float32)
+        if config.rated_history:
+            self.rated_matrix = tf.sparse.SparseTensor(
+                indices=self.history_matrix.indices, values=history_ratings.flat_values,
+                dense_shape=self.history_matrix.dense_shape)
         # Every (user, training movie) pair as a sorted key, for the in-batch softmax to leave
         # out a user's other training movies: built only when asked (a key per rating).
         if config.mask_seen_negatives:
             self.watched_keys = _sorted_keys(watched, num_movies)
+        # For the L2 penalty: the chance that a training batch reads each row of each table.
+        if config.l2:
+            self.row_chances = {name: tf.constant(np.maximum(chance, 1e-12), tf.float32)
+                                for name, chance in row_chances.items()}
         # log q(movie): how often in-batch sampling offers each movie as a negative.
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
@@ -70,7 +88,8 @@ class MultiTaskRecommender(keras.Model):
 
     def user_vectors(self, user_index: tf.Tensor, target_movie=None,
                      training: bool = False) -> tf.Tensor:
-        """p_u + |N(u)|^-1/2 * sum of y_j over N(u), the user's (capped) training movies.
+        """p_u + |N(u)|^-1/2 * (sum of y_j [+ sum of (r_uj - mean) x_j]) over N(u), the
+        user's (capped) training movies; the x_j term only with config.rated_history.
 
         In training, `target_movie` is left out of N(u) when it is there, so that the tower
         cannot score a movie by finding it in the user's history. Only the histories of the
@@ -89,24 +108,32 @@ class MultiTaskRecommender(keras.Model):
         # trainer/optimizers.py), and no step touches the whole table.
         movies, column = tf.unique(history.flat_values)
         weights = self._history_weights(history.flat_values, training)
-        rows = tf.sparse.SparseTensor(
-            indices=tf.stack([history.value_rowids(), tf.cast(column, tf.int64)], axis=1),
-            values=weights,
-            dense_shape=tf.stack([tf.size(users, out_type=tf.int64),
-                                  tf.size(movies, out_type=tf.int64)]))
-        sums = tf.sparse.sparse_dense_matmul(rows, self.history_embedding(movies))
-        target = None
-        if target_movie is not None:
-            # Is the target in its user's capped history, and with what weight in the sum
-            # (dropout)? A search among the batch's own (distinct user, movie) keys.
-            keys = _sorted_keys(history, self.num_movies)
-            wanted = tf.cast(position, tf.int64) * (self.num_movies + 1) + target_movie
-            found = tf.searchsorted(keys, wanted)
-            present = tf.equal(tf.gather(keys, found), wanted)
-            weight = tf.gather(tf.concat([weights, [0.0]], axis=0), found)
-            target = (target_movie, tf.cast(present, tf.float32),
-                      tf.where(present, weight, 0.0))
-        return self._with_history(vector, tf.gather(sums, position), user_index, target)
+        indices = tf.stack([history.value_rowids(), tf.cast(column, tf.int64)], axis=1)
+        shape = tf.stack([tf.size(users, out_type=tf.int64), tf.size(movies, out_type=tf.int64)])
+
+        def weighted_sum(values, table):
+            rows = tf.sparse.SparseTensor(indices=indices, values=values, dense_shape=shape)
+            return tf.sparse.sparse_dense_matmul(rows, table(movies))
+
+        sums = weighted_sum(weights, self.history_embedding)
+        if self.config.rated_history:
+            rated = tf.gather(self.history_ratings, users).flat_values * weights
+            sums += weighted_sum(rated, self.rated_embedding)
+        sums = tf.gather(sums, position)
+        if target_movie is None:
+            return self._with_history(vector, sums, user_index)
+        # Is the target in its user's capped history, and with what weight in the sum
+        # (dropout)? A search among the batch's own (distinct user, movie) keys.
+        keys = _sorted_keys(history, self.num_movies)
+        wanted = tf.cast(position, tf.int64) * (self.num_movies + 1) + target_movie
+        found = tf.searchsorted(keys, wanted)
+        present = tf.cast(tf.equal(tf.gather(keys, found), wanted), tf.float32)
+        weight = tf.gather(tf.concat([weights, [0.0]], axis=0), found) * present
+        sums -= self.history_embedding(target_movie) * weight[:, tf.newaxis]
+        if self.config.rated_history:
+            rating = tf.gather(tf.concat([rated, [0.0]], axis=0), found) * present
+            sums -= self.rated_embedding(target_movie) * rating[:, tf.newaxis]
+        return self._with_history(vector, sums, user_index, present)
 
     def _history_weights(self, movies: tf.Tensor, training: bool) -> tf.Tensor:
         ones = tf.ones_like(movies, dtype=tf.float32)
@@ -123,16 +150,20 @@ class MultiTaskRecommender(keras.Model):
         users = tf.range(self.num_users + 1, dtype=tf.int64)
         sums = tf.sparse.sparse_dense_matmul(self.history_matrix,
                                              self.history_embedding.embeddings)
+        if self.config.rated_history:
+            sums += tf.sparse.sparse_dense_matmul(self.rated_matrix,
+                                                  self.rated_embedding.embeddings)
         return self._with_history(vector, sums, users)
 
-    def _with_history(self, vector, total, user_index, target=None) -> tf.Tensor:
-        """`target`: (movie, present, weight) per row, to leave the target out of N(u)."""
+    def _with_history(self, vector, total, user_index, left_out=None) -> tf.Tensor:
+        """`left_out`: 1.0 where the row's target was taken out of `total` (N(u) one less)."""
         count = tf.gather(self.history_count, user_index)
-        if target is not None:
-            movie, present, weight = target
-            total -= self.history_embedding(movie) * weight[:, tf.newaxis]
-            count -= present
-        return vector + total * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
+        if left_out is not None:
+            count -= left_out
+        term = total * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
+        if self.config.history_layers:
+            term = self.history_tower(term)
+        return vector + term
 
     def movie_vectors(self, movie_index: tf.Tensor) -> tf.Tensor:
         return self.movie_embedding(movie_index)
@@ -154,11 +185,31 @@ class MultiTaskRecommender(keras.Model):
         user_vector = self.user_vectors(user_index, target_movie=movie_index,
                                         training=training)
         movie_vector = self.movie_vectors(movie_index)
+        if training and self.config.l2:
+            self.add_loss(self.config.l2 * self._l2_penalty(user_index, movie_index))
         return {
             "user_vector": user_vector,
             "movie_vector": movie_vector,
             "rating": self.rate(user_vector, movie_vector, user_index, movie_index),
         }
+
+    def _l2_penalty(self, user_index, movie_index) -> tf.Tensor:
+        """An unbiased estimate of the L2 penalty on whole tables, from the rows this batch
+        reads: each distinct row's squared norm over its chance of being read by a batch.
+        Its cost and gradient stay within the batch (a penalty on whole tables would update
+        every row at every step); in expectation it is the same penalty."""
+        users = tf.unique(user_index).y
+        reads = [(self.user_embedding, "user", users),
+                 (self.movie_embedding, "movie", tf.unique(movie_index).y)]
+        if self.config.use_history:
+            history = tf.unique(tf.gather(self.history_movies, users).flat_values).y
+            reads.append((self.history_embedding, "history", history))
+            if self.config.rated_history:
+                reads.append((self.rated_embedding, "history", history))
+        return tf.add_n([
+            tf.reduce_sum(tf.reduce_sum(tf.square(table(rows)), axis=1)
+                          / tf.gather(self.row_chances[name], rows))
+            for table, name, rows in reads])
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         del sample_weight, training
@@ -229,33 +280,66 @@ def _sorted_keys(rows: tf.RaggedTensor, num_movies: int) -> tf.Tensor:
 
 
 def history_of(user_index: np.ndarray, movie_index: np.ndarray, num_users: int,
-               limit: Optional[int] = None, seed: int = 0) -> tf.RaggedTensor:
+               limit: Optional[int] = None, seed: int = 0,
+               values: Optional[np.ndarray] = None) -> tf.RaggedTensor:
     """Row u lists user u's training movies in index order; the OOV user's row
     (u == num_users) is empty. With a `limit`, a user with more movies keeps a seeded
-    random `limit` of them."""
+    random `limit` of them. With `values` (one per rating), the rows hold those instead of
+    the movies, in the same places."""
     user_index, movie_index = np.asarray(user_index), np.asarray(movie_index)
+    values = movie_index if values is None else np.asarray(values)
     if limit is not None:
         order = np.lexsort((np.random.default_rng(seed).random(len(user_index)), user_index))
         starts = np.searchsorted(user_index[order], np.arange(num_users + 1), side="left")
         rank = np.arange(len(order)) - starts[user_index[order]]
         kept = order[rank < limit]
-        user_index, movie_index = user_index[kept], movie_index[kept]
+        user_index, movie_index, values = user_index[kept], movie_index[kept], values[kept]
     order = np.lexsort((movie_index, user_index))
     row_splits = np.searchsorted(user_index[order], np.arange(num_users + 2), side="left")
-    return tf.RaggedTensor.from_row_splits(
-        tf.constant(movie_index[order], tf.int64), tf.constant(row_splits, tf.int64))
+    return tf.RaggedTensor.from_row_splits(tf.constant(values[order]),
+                                           tf.constant(row_splits, tf.int64))
+
+
+def row_chances(train_users: np.ndarray, train_movies: np.ndarray, history: tf.RaggedTensor,
+                num_users: int, num_movies: int, batch_size: int) -> Dict[str, np.ndarray]:
+    """For each table, the chance that a batch of `batch_size` training ratings drawn at
+    random (with replacement) reads each row: a user's or movie's row when one of its
+    ratings is drawn, a history row when a rating of one of the users holding it in their
+    history is."""
+    def drawn(counts: np.ndarray) -> np.ndarray:
+        return -np.expm1(batch_size * np.log1p(-counts / max(len(train_users), 1)))
+
+    user_counts = np.bincount(train_users, minlength=num_users + 1).astype(np.float64)
+    holder_counts = np.bincount(history.flat_values.numpy(), minlength=num_movies + 1,
+                                weights=user_counts[history.value_rowids().numpy()])
+    return {"user": drawn(user_counts),
+            "movie": drawn(np.bincount(train_movies, minlength=num_movies + 1).astype(float)),
+            "history": drawn(holder_counts[: num_movies + 1])}
 
 
 def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies: np.ndarray,
-          config: ModelConfig) -> MultiTaskRecommender:
-    """A compiled model for the training ratings (`train_users[i]`, `train_movies[i]`)."""
+          config: ModelConfig, train_ratings: Optional[np.ndarray] = None
+          ) -> MultiTaskRecommender:
+    """A compiled model for the training ratings (`train_users[i]`, `train_movies[i]`,
+    normalised `train_ratings[i]`, needed only by config.rated_history)."""
     keras.utils.set_random_seed(config.seed)
     counts = np.bincount(train_movies, minlength=num_movies + 1)[: num_movies + 1]
     counts = counts.astype(np.float64)
     log_frequency = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
+    history_ratings = None
+    if config.rated_history:
+        if train_ratings is None:
+            raise ValueError("rated_history needs the training ratings")
+        centred = (np.asarray(train_ratings) - np.mean(train_ratings)).astype(np.float32)
+        history_ratings = history_of(train_users, train_movies, num_users, config.max_history,
+                                     config.seed, values=centred)
+    history = history_of(train_users, train_movies, num_users, config.max_history, config.seed)
+    chances = None
+    if config.l2:
+        chances = row_chances(train_users, train_movies, history, num_users, num_movies,
+                              config.batch_size)
     model = MultiTaskRecommender(
         num_users, num_movies, log_frequency, history_of(train_users, train_movies, num_users),
-        history_of(train_users, train_movies, num_users, config.max_history, config.seed),
-        config)
+        history, config, history_ratings, chances)
     model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate))
     return model
