@@ -36,12 +36,6 @@ class ModelConfig:
     # At most this many of a user's training movies (a seeded random choice) in that term:
     # it bounds a training step's cost, whatever a heavy user's count.
     max_history: int = 256
-    # Hidden layers (tanh) between the history term and the user vector, then a linear layer
-    # back to embedding_dim: a deeper user tower over the user's history. () = the linear sum.
-    history_layers: Tuple[int, ...] = ()
-    # Also a term of the user's training ratings, centred on the training mean (Koren 2008's
-    # explicit neighbourhood term), in the same capped history.
-    rated_history: bool = False
     history_dropout: float = 0.0  # in training, the chance of leaving out a history movie
     # L2 penalty on the embedding rows a training batch reads (each distinct row once per
     # batch: a popular movie is held back more often than a rare one, as in SGD matrix
@@ -49,9 +43,8 @@ class ModelConfig:
     l2: float = 0.0
     optimizer: str = "adam"
     learning_rate: float = 0.001
-    # The learning rate is multiplied by this after an epoch whose val_loss did not improve
-    # (1.0: constant); early stopping still ends training after early_stopping_patience.
-    plateau_decay: float = 1.0
+    # The learning rate is multiplied by this after every epoch (1.0: constant).
+    learning_rate_decay: float = 1.0
     epochs: int = 30  # at most; an epoch is one pass or examples_per_epoch, the smaller
     batch_size: int = 1024
     # Validation (and so early stopping) comes at least every this many examples, so large
@@ -74,8 +67,9 @@ class ModelConfig:
                               f"batch_size ({self.batch_size})")
         if not 0.0 <= self.history_dropout < 1.0:
             raise ConfigError(f"history_dropout must be in [0, 1), got {self.history_dropout}")
-        if not 0.0 < self.plateau_decay <= 1.0:
-            raise ConfigError(f"plateau_decay must be in (0, 1], got {self.plateau_decay}")
+        if not 0.0 < self.learning_rate_decay <= 1.0:
+            raise ConfigError("learning_rate_decay must be in (0, 1], got "
+                              f"{self.learning_rate_decay}")
         if self.max_history < 1:
             raise ConfigError(f"max_history must be >= 1, got {self.max_history}")
         if self.optimizer not in ("adam", "adagrad", "sgd"):
@@ -88,5 +82,4 @@ class ModelConfig:
     def from_json(cls, text: str) -> "ModelConfig":
         values: Dict[str, Any] = json.loads(text)
         values["rating_layers"] = tuple(values["rating_layers"])
-        values["history_layers"] = tuple(values.get("history_layers", ()))
         return cls(**values)

@@ -23,7 +23,6 @@ class MultiTaskRecommender(keras.Model):
 
     def __init__(self, num_users: int, num_movies: int, movie_log_frequency: np.ndarray,
                  watched: tf.RaggedTensor, history: tf.RaggedTensor, config: ModelConfig,
-                 history_ratings: Optional[tf.RaggedTensor] = None,
                  row_chances: Optional[Dict[str, np.ndarray]] = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.config = config
@@ -48,18 +47,6 @@ class MultiTaskRecommender(keras.Model):
                 num_movies + 1, config.embedding_dim, embeddings_initializer="zeros",
                 name="history_embedding")
             self.history_embedding.build()  # user_vectors reads its table directly
-        if config.use_history and config.history_layers:
-            self.history_tower = keras.Sequential(
-                [keras.layers.Dense(units, activation="tanh") for units in config.history_layers]
-                + [keras.layers.Dense(config.embedding_dim)], name="history_tower")
-        if config.rated_history:
-            # x_j of Koren's explicit neighbourhood term: what rating movie j above or below
-            # the training mean says about a user's taste.
-            self.rated_embedding = keras.layers.Embedding(
-                num_movies + 1, config.embedding_dim, embeddings_initializer="zeros",
-                name="rated_embedding")
-            self.rated_embedding.build()
-            self.history_ratings = history_ratings  # parallel to `history`: centred ratings
         self.watched = watched  # user index -> the movie indices they rated in training
         # N(u) of the user tower: the user's training movies, at most config.max_history
         # (not `history`: Keras sets that attribute in fit).
@@ -69,10 +56,6 @@ class MultiTaskRecommender(keras.Model):
             values=tf.ones_like(history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
         self.history_count = tf.cast(history.row_lengths(), tf.float32)
-        if config.rated_history:
-            self.rated_matrix = tf.sparse.SparseTensor(
-                indices=self.history_matrix.indices, values=history_ratings.flat_values,
-                dense_shape=self.history_matrix.dense_shape)
         # Every (user, training movie) pair as a sorted key, for the in-batch softmax to leave
         # out a user's other training movies: built only when asked (a key per rating).
         if config.mask_seen_negatives:
@@ -88,8 +71,7 @@ class MultiTaskRecommender(keras.Model):
 
     def user_vectors(self, user_index: tf.Tensor, target_movie=None,
                      training: bool = False) -> tf.Tensor:
-        """p_u + |N(u)|^-1/2 * (sum of y_j [+ sum of (r_uj - mean) x_j]) over N(u), the
-        user's (capped) training movies; the x_j term only with config.rated_history.
+        """p_u + |N(u)|^-1/2 * sum of y_j over N(u), the user's (capped) training movies.
 
         In training, `target_movie` is left out of N(u) when it is there, so that the tower
         cannot score a movie by finding it in the user's history. Only the histories of the
@@ -108,18 +90,13 @@ class MultiTaskRecommender(keras.Model):
         # trainer/optimizers.py), and no step touches the whole table.
         movies, column = tf.unique(history.flat_values)
         weights = self._history_weights(history.flat_values, training)
-        indices = tf.stack([history.value_rowids(), tf.cast(column, tf.int64)], axis=1)
-        shape = tf.stack([tf.size(users, out_type=tf.int64), tf.size(movies, out_type=tf.int64)])
-
-        def weighted_sum(values, table):
-            rows = tf.sparse.SparseTensor(indices=indices, values=values, dense_shape=shape)
-            return tf.sparse.sparse_dense_matmul(rows, table(movies))
-
-        sums = weighted_sum(weights, self.history_embedding)
-        if self.config.rated_history:
-            rated = tf.gather(self.history_ratings, users).flat_values * weights
-            sums += weighted_sum(rated, self.rated_embedding)
-        sums = tf.gather(sums, position)
+        rows = tf.sparse.SparseTensor(
+            indices=tf.stack([history.value_rowids(), tf.cast(column, tf.int64)], axis=1),
+            values=weights,
+            dense_shape=tf.stack([tf.size(users, out_type=tf.int64),
+                                  tf.size(movies, out_type=tf.int64)]))
+        sums = tf.gather(tf.sparse.sparse_dense_matmul(rows, self.history_embedding(movies)),
+                         position)
         if target_movie is None:
             return self._with_history(vector, sums, user_index)
         # Is the target in its user's capped history, and with what weight in the sum
@@ -130,9 +107,6 @@ class MultiTaskRecommender(keras.Model):
         present = tf.cast(tf.equal(tf.gather(keys, found), wanted), tf.float32)
         weight = tf.gather(tf.concat([weights, [0.0]], axis=0), found) * present
         sums -= self.history_embedding(target_movie) * weight[:, tf.newaxis]
-        if self.config.rated_history:
-            rating = tf.gather(tf.concat([rated, [0.0]], axis=0), found) * present
-            sums -= self.rated_embedding(target_movie) * rating[:, tf.newaxis]
         return self._with_history(vector, sums, user_index, present)
 
     def _history_weights(self, movies: tf.Tensor, training: bool) -> tf.Tensor:
@@ -150,9 +124,6 @@ class MultiTaskRecommender(keras.Model):
         users = tf.range(self.num_users + 1, dtype=tf.int64)
         sums = tf.sparse.sparse_dense_matmul(self.history_matrix,
                                              self.history_embedding.embeddings)
-        if self.config.rated_history:
-            sums += tf.sparse.sparse_dense_matmul(self.rated_matrix,
-                                                  self.rated_embedding.embeddings)
         return self._with_history(vector, sums, users)
 
     def _with_history(self, vector, total, user_index, left_out=None) -> tf.Tensor:
@@ -160,10 +131,7 @@ class MultiTaskRecommender(keras.Model):
         count = tf.gather(self.history_count, user_index)
         if left_out is not None:
             count -= left_out
-        term = total * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
-        if self.config.history_layers:
-            term = self.history_tower(term)
-        return vector + term
+        return vector + total * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
 
     def movie_vectors(self, movie_index: tf.Tensor) -> tf.Tensor:
         return self.movie_embedding(movie_index)
@@ -199,13 +167,13 @@ class MultiTaskRecommender(keras.Model):
         Its cost and gradient stay within the batch (a penalty on whole tables would update
         every row at every step); in expectation it is the same penalty."""
         users = tf.unique(user_index).y
-        reads = [(self.user_embedding, "user", users),
-                 (self.movie_embedding, "movie", tf.unique(movie_index).y)]
+        movies = tf.unique(movie_index).y
+        reads = [(self.user_embedding, "user", users), (self.movie_embedding, "movie", movies)]
+        if self.config.use_bias:
+            reads += [(self.user_bias, "user", users), (self.movie_bias, "movie", movies)]
         if self.config.use_history:
             history = tf.unique(tf.gather(self.history_movies, users).flat_values).y
             reads.append((self.history_embedding, "history", history))
-            if self.config.rated_history:
-                reads.append((self.rated_embedding, "history", history))
         return tf.add_n([
             tf.reduce_sum(tf.reduce_sum(tf.square(table(rows)), axis=1)
                           / tf.gather(self.row_chances[name], rows))
@@ -233,15 +201,13 @@ class MultiTaskRecommender(keras.Model):
         no sampling, so no correction); its cost grows with the catalogue, hence the limit."""
         movies = self.movie_embedding.embeddings[: self.num_movies]
         logits = tf.matmul(user_vector, movies, transpose_b=True) / self.config.temperature
-        if self.config.mask_seen_negatives:
+        if self.config.mask_seen_negatives:  # the row's user's training movies but its own
             seen = tf.gather(self.watched, user_index)
-            hits = tf.scatter_nd(
-                tf.stack([seen.value_rowids(), seen.flat_values], axis=1),
-                tf.ones_like(seen.flat_values, dtype=tf.int32),
-                tf.stack([tf.size(user_index, out_type=tf.int64),
-                          tf.constant(self.num_movies + 1, tf.int64)]))[:, : self.num_movies]
-            own = tf.one_hot(movie_index, self.num_movies, on_value=True, off_value=False)
-            logits = tf.where(tf.logical_and(hits > 0, tf.logical_not(own)), -1e9, logits)
+            other = tf.not_equal(seen.flat_values, tf.gather(movie_index, seen.value_rowids()))
+            positions = tf.boolean_mask(
+                tf.stack([seen.value_rowids(), seen.flat_values], axis=1), other)
+            logits = tf.tensor_scatter_nd_update(
+                logits, positions, tf.fill(tf.shape(positions)[:1], tf.constant(-1e9)))
         return tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=movie_index, logits=logits))
 
@@ -280,24 +246,21 @@ def _sorted_keys(rows: tf.RaggedTensor, num_movies: int) -> tf.Tensor:
 
 
 def history_of(user_index: np.ndarray, movie_index: np.ndarray, num_users: int,
-               limit: Optional[int] = None, seed: int = 0,
-               values: Optional[np.ndarray] = None) -> tf.RaggedTensor:
+               limit: Optional[int] = None, seed: int = 0) -> tf.RaggedTensor:
     """Row u lists user u's training movies in index order; the OOV user's row
     (u == num_users) is empty. With a `limit`, a user with more movies keeps a seeded
-    random `limit` of them. With `values` (one per rating), the rows hold those instead of
-    the movies, in the same places."""
+    random `limit` of them."""
     user_index, movie_index = np.asarray(user_index), np.asarray(movie_index)
-    values = movie_index if values is None else np.asarray(values)
     if limit is not None:
         order = np.lexsort((np.random.default_rng(seed).random(len(user_index)), user_index))
         starts = np.searchsorted(user_index[order], np.arange(num_users + 1), side="left")
         rank = np.arange(len(order)) - starts[user_index[order]]
         kept = order[rank < limit]
-        user_index, movie_index, values = user_index[kept], movie_index[kept], values[kept]
+        user_index, movie_index = user_index[kept], movie_index[kept]
     order = np.lexsort((movie_index, user_index))
     row_splits = np.searchsorted(user_index[order], np.arange(num_users + 2), side="left")
-    return tf.RaggedTensor.from_row_splits(tf.constant(values[order]),
-                                           tf.constant(row_splits, tf.int64))
+    return tf.RaggedTensor.from_row_splits(
+        tf.constant(movie_index[order], tf.int64), tf.constant(row_splits, tf.int64))
 
 
 def row_chances(train_users: np.ndarray, train_movies: np.ndarray, history: tf.RaggedTensor,
@@ -318,21 +281,12 @@ def row_chances(train_users: np.ndarray, train_movies: np.ndarray, history: tf.R
 
 
 def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies: np.ndarray,
-          config: ModelConfig, train_ratings: Optional[np.ndarray] = None
-          ) -> MultiTaskRecommender:
-    """A compiled model for the training ratings (`train_users[i]`, `train_movies[i]`,
-    normalised `train_ratings[i]`, needed only by config.rated_history)."""
+          config: ModelConfig) -> MultiTaskRecommender:
+    """A compiled model for the training ratings (`train_users[i]`, `train_movies[i]`)."""
     keras.utils.set_random_seed(config.seed)
     counts = np.bincount(train_movies, minlength=num_movies + 1)[: num_movies + 1]
     counts = counts.astype(np.float64)
     log_frequency = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
-    history_ratings = None
-    if config.rated_history:
-        if train_ratings is None:
-            raise ValueError("rated_history needs the training ratings")
-        centred = (np.asarray(train_ratings) - np.mean(train_ratings)).astype(np.float32)
-        history_ratings = history_of(train_users, train_movies, num_users, config.max_history,
-                                     config.seed, values=centred)
     history = history_of(train_users, train_movies, num_users, config.max_history, config.seed)
     chances = None
     if config.l2:
@@ -340,6 +294,6 @@ def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies
                               config.batch_size)
     model = MultiTaskRecommender(
         num_users, num_movies, log_frequency, history_of(train_users, train_movies, num_users),
-        history, config, history_ratings, chances)
+        history, config, chances)
     model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate))
     return model

@@ -37,13 +37,12 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     """
     fit_rows, validation = train.split_off(config.validation_fraction, seed=config.seed)
     validation = validation.sample(config.max_validation_examples, seed=config.seed)
-    model = model_lib.build(num_users, num_movies, train.user_index, train.movie_index, config,
-                            train.rating)
+    model = model_lib.build(num_users, num_movies, train.user_index, train.movie_index, config)
     stop = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True)
-    if config.plateau_decay < 1.0:
-        callbacks = [keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=config.plateau_decay, patience=1, verbose=0),
+    if config.learning_rate_decay < 1.0:
+        callbacks = [keras.callbacks.LearningRateScheduler(
+            lambda epoch: config.learning_rate * config.learning_rate_decay ** epoch),
             *(callbacks or [])]
     partial = len(fit_rows) > config.examples_per_epoch
     steps = config.examples_per_epoch // config.batch_size if partial else None
