@@ -63,8 +63,10 @@ def index_split(data, is_eval: np.ndarray) -> Tuple[Ratings, Ratings, int, int]:
 def evaluate(model: MultiTaskRecommender, train_set: Ratings, eval_set: Ratings,
              num_users: int, num_movies: int) -> Dict[str, float]:
     users = model.all_user_vectors()
-    movies = model.movie_embedding.embeddings[:num_movies]
-    scorer = metrics.embedding_scorer(users.numpy(), np.asarray(movies))
+
+    def scorer(block: np.ndarray) -> np.ndarray:
+        return model.retrieval_scores(tf.gather(users, block)).numpy()
+
     report = metrics.retrieval_report(scorer, train_set, eval_set, num_users, num_movies)
     user_index = tf.constant(eval_set.user_index)
     movie_index = tf.constant(eval_set.movie_index)

@@ -127,9 +127,7 @@ class RecommenderModule(tf.Module):
 
     def _scores(self, user_index: tf.Tensor) -> tf.Tensor:
         """[batch, num_movies] retrieval scores; popularity for unknown users."""
-        movie_vectors = self.model.movie_embedding.embeddings[: self.num_movies]
-        scores = tf.matmul(tf.gather(self.user_vectors, user_index), movie_vectors,
-                           transpose_b=True)
+        scores = self.model.retrieval_scores(tf.gather(self.user_vectors, user_index))
         known = user_index < self.num_users
         return tf.where(known[:, tf.newaxis], scores, self._popular(user_index))
 

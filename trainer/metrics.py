@@ -112,11 +112,6 @@ def most_popular_scorer(train: Ratings, num_movies: int) -> Scorer:
     return lambda users: np.broadcast_to(counts, (len(users), num_movies))
 
 
-def embedding_scorer(user_vectors: np.ndarray, movie_vectors: np.ndarray) -> Scorer:
-    """Dot products of user and movie vectors, one block of users at a time."""
-    return lambda users: user_vectors[users] @ movie_vectors.T
-
-
 def retrieval_report(scorer: Scorer, train: Ratings, evaluation: Ratings,
                      num_users: int, num_movies: int) -> Dict[str, float]:
     """The retrieval metrics of the three-model comparison: two passes over the eval users,

@@ -136,6 +136,12 @@ class MultiTaskRecommender(keras.Model):
     def movie_vectors(self, movie_index: tf.Tensor) -> tf.Tensor:
         return self.movie_embedding(movie_index)
 
+    def retrieval_scores(self, user_vector: tf.Tensor) -> tf.Tensor:
+        """[batch, num_movies]: each user's retrieval score of every movie of the catalogue
+        (the OOV bucket left out), as training, evaluation and serving rank them."""
+        movies = self.movie_embedding.embeddings[: self.num_movies]
+        return tf.matmul(user_vector, movies, transpose_b=True)
+
     def rate(self, user_vector: tf.Tensor, movie_vector: tf.Tensor, user_index: tf.Tensor,
              movie_index: tf.Tensor) -> tf.Tensor:
         """Predicted normalised rating, shape [batch]."""
@@ -199,8 +205,7 @@ class MultiTaskRecommender(keras.Model):
     def _catalogue_softmax(self, user_vector, user_index, movie_index) -> tf.Tensor:
         """Each user's own movie against every movie of the catalogue (an exact softmax:
         no sampling, so no correction); its cost grows with the catalogue, hence the limit."""
-        movies = self.movie_embedding.embeddings[: self.num_movies]
-        logits = tf.matmul(user_vector, movies, transpose_b=True) / self.config.temperature
+        logits = self.retrieval_scores(user_vector) / self.config.temperature
         if self.config.mask_seen_negatives:  # the row's user's training movies but its own
             seen = tf.gather(self.watched, user_index)
             other = tf.not_equal(seen.flat_values, tf.gather(movie_index, seen.value_rowids()))
