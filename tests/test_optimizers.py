@@ -54,14 +54,17 @@ def test_lazy_adagrad_is_exactly_adagrad():
 
 
 def test_a_training_step_updates_embedding_tables_by_rows_only():
-    """The gradients of every table are sparse: a step's cost follows the batch (its users,
-    their histories), not the number of users or movies in the data set."""
+    """The gradients of every table are sparse, L2 penalty included: above the catalogue
+    softmax's limit a step's cost follows the batch (its users, their histories), not the
+    number of users or movies in the data set."""
     users, movies = np.array([0, 1, 1, 2, 0]), np.array([3, 0, 4, 1, 2])
-    config = ModelConfig(embedding_dim=4, rating_layers=(8,), batch_size=5)
+    config = ModelConfig(embedding_dim=4, rating_layers=(8,), batch_size=5,
+                         catalogue_softmax_limit=399, l2=1e-4)
     model = model_lib.build(500, 400, users, movies, config)
     x = {USER_INDEX: tf.constant(users[:3]), MOVIE_INDEX: tf.constant(movies[:3])}
     with tf.GradientTape() as tape:
-        loss = model.compute_loss(x, tf.constant([0.5, 1.0, 0.0]), model(x))
+        loss = model.compute_loss(x, tf.constant([0.5, 1.0, 0.0]), model(x, training=True))
+    assert model.losses  # the penalty is in the loss
     gradients = dict(zip([v.path for v in model.trainable_variables],
                          tape.gradient(loss, model.trainable_variables)))
     tables = {path: g for path, g in gradients.items() if "rating_mlp" not in path}

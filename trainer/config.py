@@ -21,31 +21,31 @@ class ModelConfig:
     (1, 1): one model, different loss weights.
     """
 
-    embedding_dim: int = 32
+    embedding_dim: int = 64
     rating_layers: Tuple[int, ...] = (256, 128)  # hidden layers; a final 1-unit layer follows
     retrieval_weight: float = 1.0
     rating_weight: float = 1.0
-    temperature: float = 1.0  # divides the in-batch softmax logits (measured: 1.0 > 0.2)
-    popularity_correction: bool = True  # subtract log training frequency (Yi et al. 2019)
-    # Up to this many movies the retrieval softmax scores every movie of the catalogue (its
-    # cost grows with the catalogue); above it, the batch's own movies (in-batch softmax).
-    catalogue_softmax_limit: int = 0
-    mask_seen_negatives: bool = False  # a user's other training movies are not negatives
+    temperature: float = 1.0  # divides the retrieval logits (measured: 1.0 > 0.5, 2.0)
+    # Up to this many movies the retrieval softmax scores every movie of the catalogue but
+    # the user's other training movies (they are not negatives); its cost grows with the
+    # catalogue, hence the limit. Above it, the batch's own movies (in-batch softmax).
+    catalogue_softmax_limit: int = 4096
+    popularity_correction: bool = True  # in-batch: subtract log training frequency (Yi 2019)
     use_bias: bool = True  # user and movie rating biases
     use_history: bool = True  # add the user's training movies to the user tower (SVD++-style)
     # At most this many of a user's training movies (a seeded random choice) in that term:
     # it bounds a training step's cost, whatever a heavy user's count.
     max_history: int = 256
     history_dropout: float = 0.0  # in training, the chance of leaving out a history movie
-    # L2 penalty on the embedding rows a training batch reads (each distinct row once per
-    # batch: a popular movie is held back more often than a rare one, as in SGD matrix
-    # factorisation); validation losses leave it out.
-    l2: float = 0.0
+    # L2 penalty on the embedding and bias rows a training batch reads, each over its chance
+    # of being read: the whole-table penalty in expectation, at the batch's cost. Validation
+    # losses leave it out.
+    l2: float = 1e-4
     optimizer: str = "adam"
-    learning_rate: float = 0.001
+    learning_rate: float = 0.003
     # The learning rate is multiplied by this after every epoch (1.0: constant).
-    learning_rate_decay: float = 1.0
-    epochs: int = 30  # at most; an epoch is one pass or examples_per_epoch, the smaller
+    learning_rate_decay: float = 0.9
+    epochs: int = 20  # at most; an epoch is one pass or examples_per_epoch, the smaller
     batch_size: int = 1024
     # Validation (and so early stopping) comes at least every this many examples, so large
     # data stops on time: at 20M ratings an "epoch" is 1M of them, not one whole pass.

@@ -56,10 +56,6 @@ class MultiTaskRecommender(keras.Model):
             values=tf.ones_like(history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
         self.history_count = tf.cast(history.row_lengths(), tf.float32)
-        # Every (user, training movie) pair as a sorted key, for the in-batch softmax to leave
-        # out a user's other training movies: built only when asked (a key per rating).
-        if config.mask_seen_negatives:
-            self.watched_keys = _sorted_keys(watched, num_movies)
         # For the L2 penalty: the chance that a training batch reads each row of each table.
         if config.l2:
             self.row_chances = {name: tf.constant(np.maximum(chance, 1e-12), tf.float32)
@@ -193,7 +189,7 @@ class MultiTaskRecommender(keras.Model):
             retrieval = self._catalogue_softmax(y_pred["user_vector"], user_index, movie_index)
         else:
             retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
-                                               user_index, movie_index)
+                                               movie_index)
         rating = tf.reduce_mean(tf.square(y_pred["rating"] - tf.reshape(y, [-1])))
         self.retrieval_loss_tracker.update_state(retrieval)
         self.rating_loss_tracker.update_state(rating)
@@ -203,21 +199,21 @@ class MultiTaskRecommender(keras.Model):
         return total
 
     def _catalogue_softmax(self, user_vector, user_index, movie_index) -> tf.Tensor:
-        """Each user's own movie against every movie of the catalogue (an exact softmax:
-        no sampling, so no correction); its cost grows with the catalogue, hence the limit."""
+        """Each user's own movie against every movie of the catalogue but the user's other
+        training movies (liked or not, they are not negatives): an exact softmax, no
+        sampling and so no correction. Its cost grows with the catalogue (the masked
+        movies too are at most the catalogue per row), hence the limit."""
         logits = self.retrieval_scores(user_vector) / self.config.temperature
-        if self.config.mask_seen_negatives:  # the row's user's training movies but its own
-            seen = tf.gather(self.watched, user_index)
-            other = tf.not_equal(seen.flat_values, tf.gather(movie_index, seen.value_rowids()))
-            positions = tf.boolean_mask(
-                tf.stack([seen.value_rowids(), seen.flat_values], axis=1), other)
-            logits = tf.tensor_scatter_nd_update(
-                logits, positions, tf.fill(tf.shape(positions)[:1], tf.constant(-1e9)))
+        seen = tf.gather(self.watched, user_index)
+        other = tf.not_equal(seen.flat_values, tf.gather(movie_index, seen.value_rowids()))
+        positions = tf.boolean_mask(tf.stack([seen.value_rowids(), seen.flat_values], axis=1),
+                                    other)
+        logits = tf.tensor_scatter_nd_update(
+            logits, positions, tf.fill(tf.shape(positions)[:1], tf.constant(-1e9)))
         return tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=movie_index, logits=logits))
 
-    def _in_batch_softmax(self, user_vector, movie_vector, user_index,
-                          movie_index) -> tf.Tensor:
+    def _in_batch_softmax(self, user_vector, movie_vector, movie_index) -> tf.Tensor:
         """Each user's own movie is the positive; the batch's other movies are negatives."""
         logits = tf.matmul(user_vector, movie_vector, transpose_b=True) / self.config.temperature
         if self.config.popularity_correction:
@@ -225,14 +221,7 @@ class MultiTaskRecommender(keras.Model):
         # A popular movie can appear twice in a batch: never use it as its own negative.
         same_movie = tf.equal(movie_index[:, tf.newaxis], movie_index[tf.newaxis, :])
         off_diagonal = tf.logical_not(tf.eye(tf.shape(logits)[0], dtype=tf.bool))
-        negative_hit = same_movie
-        if self.config.mask_seen_negatives:  # row r's user rated column c's movie
-            keys = user_index[:, tf.newaxis] * (self.num_movies + 1) + movie_index[tf.newaxis, :]
-            found = tf.gather(self.watched_keys, tf.searchsorted(
-                self.watched_keys, tf.reshape(keys, [-1])))
-            seen = tf.reshape(tf.equal(found, tf.reshape(keys, [-1])), tf.shape(keys))
-            negative_hit = tf.logical_or(negative_hit, seen)
-        logits = tf.where(tf.logical_and(negative_hit, off_diagonal), -1e9, logits)
+        logits = tf.where(tf.logical_and(same_movie, off_diagonal), -1e9, logits)
         labels = tf.range(tf.shape(logits)[0])
         return tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
@@ -274,8 +263,9 @@ def row_chances(train_users: np.ndarray, train_movies: np.ndarray, history: tf.R
     random (with replacement) reads each row: a user's or movie's row when one of its
     ratings is drawn, a history row when a rating of one of the users holding it in their
     history is."""
-    def drawn(counts: np.ndarray) -> np.ndarray:
-        return -np.expm1(batch_size * np.log1p(-counts / max(len(train_users), 1)))
+    def drawn(counts: np.ndarray) -> np.ndarray:  # (a pair rated twice counts twice: clip)
+        share = np.minimum(counts / max(len(train_users), 1), 1.0 - 1e-12)
+        return -np.expm1(batch_size * np.log1p(-share))
 
     user_counts = np.bincount(train_users, minlength=num_users + 1).astype(np.float64)
     holder_counts = np.bincount(history.flat_values.numpy(), minlength=num_movies + 1,
