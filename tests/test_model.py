@@ -39,8 +39,8 @@ def test_a_movie_twice_in_a_batch_is_not_its_own_negative():
     users = tf.constant([0, 1, 2])
     x = {USER_INDEX: users, MOVIE_INDEX: tf.constant([3, 3, 4])}
     out = model(x)
-    loss = float(model._in_batch_softmax(out["user_vector"], out["movie_vector"],
-                                         x[MOVIE_INDEX]))
+    loss = np.mean(model._in_batch_softmax(out["user_vector"], out["movie_vector"],
+                                        x[MOVIE_INDEX]))
     u, v = out["user_vector"].numpy(), out["movie_vector"].numpy()
     logits = u @ v.T
     logits[0, 1] = logits[1, 0] = -1e9  # the duplicate of movie 3
@@ -289,3 +289,17 @@ def test_row_chances_match_batches_drawn_at_random():
     for name, counts in read.items():
         np.testing.assert_allclose(counts / trials, chances[name], atol=0.03, err_msg=name)
     assert chances["user"][30] == 0.0 and 0.0 < chances["movie"][movies].min() < 0.5
+
+
+def test_liked_weighting_weighs_each_positive_by_its_rating():
+    config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, liked_weighting=1.0,
+                         catalogue_softmax_limit=10, **SMALL)
+    users, movies = np.array([0, 1, 2]), np.array([1, 3, 0])
+    model = model_lib.build(3, 5, users, movies, config)
+    x = {USER_INDEX: tf.constant(users), MOVIE_INDEX: tf.constant(movies)}
+    out = model(x)
+    model.compute_loss(x, tf.constant([1.0, 0.5, 0.0]), out)  # 5, 3 and 1 stars
+    logits = out["user_vector"].numpy() @ model.movie_embedding.embeddings.numpy()[:5].T
+    each = [_log_softmax_loss(logits[i: i + 1], movies[i: i + 1]) for i in range(3)]
+    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
+        (1.5 * each[0] + 1.0 * each[1] + 0.5 * each[2]) / 3.0, rel=1e-4)

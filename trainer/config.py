@@ -30,6 +30,9 @@ class ModelConfig:
     # the user's other training movies (they are not negatives); its cost grows with the
     # catalogue, hence the limit. Above it, the batch's own movies (in-batch softmax).
     catalogue_softmax_limit: int = 4096
+    # A rating's weight as a retrieval positive is 1 + this x (normalised rating - 1/2):
+    # 0 treats every rating alike; 1 weighs a 5-star rating 1.5, a 1-star rating 0.5.
+    liked_weighting: float = 1.0
     popularity_correction: bool = True  # in-batch: subtract log training frequency (Yi 2019)
     use_bias: bool = True  # user and movie rating biases
     use_history: bool = True  # add the user's training movies to the user tower (SVD++-style)
@@ -70,6 +73,8 @@ class ModelConfig:
         if not 0.0 < self.learning_rate_decay <= 1.0:
             raise ConfigError("learning_rate_decay must be in (0, 1], got "
                               f"{self.learning_rate_decay}")
+        if not 0.0 <= self.liked_weighting <= 2.0:
+            raise ConfigError(f"liked_weighting must be in [0, 2], got {self.liked_weighting}")
         if self.max_history < 1:
             raise ConfigError(f"max_history must be >= 1, got {self.max_history}")
         if self.optimizer not in ("adam", "adagrad", "sgd"):

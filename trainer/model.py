@@ -190,6 +190,9 @@ class MultiTaskRecommender(keras.Model):
         else:
             retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
                                                movie_index)
+        # Each rating's weight as a positive: 1 + liked_weighting x (normalised rating - 1/2).
+        weight = 1.0 + self.config.liked_weighting * (tf.reshape(y, [-1]) - 0.5)
+        retrieval = tf.reduce_sum(weight * retrieval) / tf.reduce_sum(weight)
         rating = tf.reduce_mean(tf.square(y_pred["rating"] - tf.reshape(y, [-1])))
         self.retrieval_loss_tracker.update_state(retrieval)
         self.rating_loss_tracker.update_state(rating)
@@ -210,8 +213,7 @@ class MultiTaskRecommender(keras.Model):
                                     other)
         logits = tf.tensor_scatter_nd_update(
             logits, positions, tf.fill(tf.shape(positions)[:1], tf.constant(-1e9)))
-        return tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=movie_index, logits=logits))
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=movie_index, logits=logits)
 
     def _in_batch_softmax(self, user_vector, movie_vector, movie_index) -> tf.Tensor:
         """Each user's own movie is the positive; the batch's other movies are negatives."""
@@ -223,8 +225,7 @@ class MultiTaskRecommender(keras.Model):
         off_diagonal = tf.logical_not(tf.eye(tf.shape(logits)[0], dtype=tf.bool))
         logits = tf.where(tf.logical_and(same_movie, off_diagonal), -1e9, logits)
         labels = tf.range(tf.shape(logits)[0])
-        return tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
     @property
     def metrics(self):
