@@ -177,7 +177,7 @@ def _log_softmax_loss(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def test_the_catalogue_softmax_leaves_out_a_users_other_training_movies():
     config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, catalogue_softmax_limit=10,
-                         **SMALL)
+                         user_weight_power=0.0, **SMALL)
     # User 0 rated movies 1 and 2; user 1 movie 3; user 2 movies 0 and 3.
     users, movies = np.array([0, 0, 1, 2, 2]), np.array([1, 2, 3, 0, 3])
     model = model_lib.build(3, 5, users, movies, config)
@@ -303,3 +303,18 @@ def test_liked_weighting_weighs_each_positive_by_its_rating():
     each = [_log_softmax_loss(logits[i: i + 1], movies[i: i + 1]) for i in range(3)]
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
         (1.5 * each[0] + 1.0 * each[1] + 0.5 * each[2]) / 3.0, rel=1e-4)
+
+
+def test_user_weight_power_divides_a_positive_by_its_users_rating_count():
+    config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, user_weight_power=1.0,
+                         catalogue_softmax_limit=10, **SMALL)
+    # User 0 rated three movies in training, user 1 one.
+    model = model_lib.build(2, 5, np.array([0, 0, 0, 1]), np.array([1, 2, 3, 0]), config)
+    x = {USER_INDEX: tf.constant([0, 1]), MOVIE_INDEX: tf.constant([1, 0])}
+    out = model(x)
+    model.compute_loss(x, tf.constant([0.5, 0.5]), out)  # 3 stars: liked_weighting adds 0
+    logits = out["user_vector"].numpy() @ model.movie_embedding.embeddings.numpy()[:5].T
+    logits[0, [2, 3]] = -1e9  # user 0's other training movies
+    each = [_log_softmax_loss(logits[i: i + 1], np.array([[1, 0][i]])) for i in range(2)]
+    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
+        (each[0] / 3 + each[1]) / (1 / 3 + 1), rel=1e-4)

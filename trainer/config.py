@@ -33,6 +33,9 @@ class ModelConfig:
     # A rating's weight as a retrieval positive is 1 + this x (normalised rating - 1/2):
     # 0 treats every rating alike; 1 weighs a 5-star rating 1.5, a 1-star rating 0.5.
     liked_weighting: float = 1.0
+    # A rating's weight as a retrieval positive is also divided by its user's count of
+    # training ratings to this power: 0 weighs every rating alike, 1 every user alike.
+    user_weight_power: float = 0.5
     popularity_correction: bool = True  # in-batch: subtract log training frequency (Yi 2019)
     use_bias: bool = True  # user and movie rating biases
     use_history: bool = True  # add the user's training movies to the user tower (SVD++-style)
@@ -75,6 +78,9 @@ class ModelConfig:
                               f"{self.learning_rate_decay}")
         if not 0.0 <= self.liked_weighting <= 2.0:
             raise ConfigError(f"liked_weighting must be in [0, 2], got {self.liked_weighting}")
+        if not 0.0 <= self.user_weight_power <= 1.0:
+            raise ConfigError(f"user_weight_power must be in [0, 1], got "
+                              f"{self.user_weight_power}")
         if self.max_history < 1:
             raise ConfigError(f"max_history must be >= 1, got {self.max_history}")
         if self.optimizer not in ("adam", "adagrad", "sgd"):

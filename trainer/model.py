@@ -48,6 +48,8 @@ class MultiTaskRecommender(keras.Model):
                 name="history_embedding")
             self.history_embedding.build()  # user_vectors reads its table directly
         self.watched = watched  # user index -> the movie indices they rated in training
+        self.user_weight = tf.pow(tf.maximum(tf.cast(watched.row_lengths(), tf.float32), 1.0),
+                                  -config.user_weight_power)
         # N(u) of the user tower: the user's training movies, at most config.max_history
         # (not `history`: Keras sets that attribute in fit).
         self.history_movies = history
@@ -192,6 +194,7 @@ class MultiTaskRecommender(keras.Model):
                                                movie_index)
         # Each rating's weight as a positive: 1 + liked_weighting x (normalised rating - 1/2).
         weight = 1.0 + self.config.liked_weighting * (tf.reshape(y, [-1]) - 0.5)
+        weight *= tf.gather(self.user_weight, user_index)
         retrieval = tf.reduce_sum(weight * retrieval) / tf.reduce_sum(weight)
         rating = tf.reduce_mean(tf.square(y_pred["rating"] - tf.reshape(y, [-1])))
         self.retrieval_loss_tracker.update_state(retrieval)
