@@ -148,16 +148,23 @@ def run(sizes: Sequence[str], report_dir: str, log: Callable[[str], None] = prin
     """Runs the pipeline at each named size of `table` (users, movies, ratings), in order.
 
     Sizes measured before (in `report_dir`'s scale.json) and not named here are kept, so the
-    long sizes can be run one session at a time; the report lists them by size."""
+    long sizes can be run one session at a time; the report lists them by size and is
+    written again after each size, so a stopped or failed run keeps the sizes it finished."""
     previous = os.path.join(report_dir, "scale.json")
     kept: Dict[str, Dict] = {}
     if os.path.exists(previous):
         with open(previous, encoding="utf-8") as saved:
             kept = {r["size"]: r for r in json.load(saved)["results"] if r["size"] not in sizes}
+    report: Dict = {}
     for name in sizes:
         log(f"{name}: {table[name][2]:,} ratings ...")
         with tempfile.TemporaryDirectory(prefix=f"scale-{name}-") as root:
             kept[name] = _run_size(name, table[name], root, gate_examples, log)
+        report = _publish(kept, report_dir)
+    return report
+
+
+def _publish(kept: Dict[str, Dict], report_dir: str) -> Dict:
     results = sorted(kept.values(), key=lambda result: result["ratings"])
     report = {**files.report_header("synthetic"), "results": results}
     files.publish_text(os.path.join(report_dir, "scale.json"), json.dumps(report, indent=2))

@@ -52,10 +52,15 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
     assert f"| tiny | {kept['training_ratings']:,} | – | {kept['examples_seen']:,} |" in \
         scale_benchmark.markdown(older)
     assert (tmp_path / "scale.png").stat().st_size > 1000
-    # A later run of one size keeps the other's measurement.
-    again = scale_benchmark.run(["tiny"], str(tmp_path), log=lambda line: None, table=table)
+    # A later run of one size keeps the other's measurement, and a size that fails after
+    # it loses neither.
+    table["broken"] = (0, 100, 1500)
+    with pytest.raises(scale_benchmark.RunFailed, match="broken: the run failed"):
+        scale_benchmark.run(["tiny", "broken"], str(tmp_path), log=lambda line: None,
+                            table=table)
+    again = json.loads((tmp_path / "scale.json").read_text())
     assert [r["size"] for r in again["results"]] == ["tiny", "small"]
-    assert again["results"][1] == small
+    assert again["results"][1] == small and again["results"][0] != tiny
 
 
 def test_the_pushed_version_is_measured_through_the_session_path(exported, tmp_path):
