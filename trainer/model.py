@@ -19,7 +19,8 @@ from trainer.optimizers import OPTIMIZERS
 
 
 class MultiTaskRecommender(keras.Model):
-    """Retrieval (in-batch softmax) and rating (MSE on [0, 1]) over shared embeddings."""
+    """Retrieval (a softmax over the catalogue or the batch) and rating (MSE on [0, 1]) over
+    shared embeddings."""
 
     def __init__(self, num_users: int, num_movies: int, movie_log_frequency: np.ndarray,
                  watched: tf.RaggedTensor, history: tf.RaggedTensor, config: ModelConfig,
