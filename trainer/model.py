@@ -49,6 +49,7 @@ class MultiTaskRecommender(keras.Model):
                 name="history_embedding")
             self.history_embedding.build()  # user_vectors reads its table directly
         self.watched = watched  # user index -> the movie indices they rated in training
+        # A user's weight as a retrieval positive: training rating count ^ -user_weight_power.
         self.user_weight = tf.pow(tf.maximum(tf.cast(watched.row_lengths(), tf.float32), 1.0),
                                   -config.user_weight_power)
         # N(u) of the user tower: the user's training movies, at most config.max_history
@@ -193,11 +194,13 @@ class MultiTaskRecommender(keras.Model):
         else:
             retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
                                                movie_index)
-        # Each rating's weight as a positive: 1 + liked_weighting x (normalised rating - 1/2).
-        weight = 1.0 + self.config.liked_weighting * (tf.reshape(y, [-1]) - 0.5)
-        weight *= tf.gather(self.user_weight, user_index)
+        rated = tf.reshape(y, [-1])
+        # Each rating's weight as a positive: 1 + liked_weighting x (normalised rating - 1/2),
+        # over its user's training rating count to the power user_weight_power.
+        weight = (1.0 + self.config.liked_weighting * (rated - 0.5)) * tf.gather(
+            self.user_weight, user_index)
         retrieval = tf.reduce_sum(weight * retrieval) / tf.reduce_sum(weight)
-        rating = tf.reduce_mean(tf.square(y_pred["rating"] - tf.reshape(y, [-1])))
+        rating = tf.reduce_mean(tf.square(y_pred["rating"] - rated))
         self.retrieval_loss_tracker.update_state(retrieval)
         self.rating_loss_tracker.update_state(rating)
         total = self.config.retrieval_weight * retrieval + self.config.rating_weight * rating
