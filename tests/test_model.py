@@ -1,5 +1,6 @@
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -219,7 +220,7 @@ def test_history_dropout_never_lets_the_target_into_its_own_user_vector():
         assert set(np.round((row[1] - p)[:1] * np.sqrt(3), 2)) <= {0.0, 2000.0}
 
 
-def test_l2_penalises_each_row_the_batch_reads_over_its_chance_and_only_in_training():
+def test_l2_penalises_each_row_the_batch_reads_over_its_chance_per_rating_and_only_in_training():
     config = ModelConfig(l2=0.1, **{**SMALL, "batch_size": 2})
     users, movies = np.array([0, 0, 1, 2]), np.array([1, 2, 3, 2])
     model = model_lib.build(4, 5, users, movies, config)
@@ -239,7 +240,7 @@ def test_l2_penalises_each_row_the_batch_reads_over_its_chance_and_only_in_train
     def penalty(layer, chance, rows):  # each distinct row once, over its chance of a read
         return (square[layer][rows] / chances[chance][rows]).sum()
 
-    expected = 0.1 * (penalty(model.user_embedding, "user", [0, 1])
+    expected = 0.1 / len(users) * (penalty(model.user_embedding, "user", [0, 1])
                       + penalty(model.movie_embedding, "movie", [1, 2])
                       + penalty(model.history_embedding, "history", [1, 2, 3])
                       + penalty(model.user_bias, "user", [0, 1])
@@ -254,17 +255,56 @@ def test_l2_penalises_each_row_the_batch_reads_over_its_chance_and_only_in_train
     assert all(isinstance(g, tf.IndexedSlices) for g in gradients)  # no whole-table update
 
 
+def _random_ratings(seed: int, n: int) -> Ratings:
+    """n ratings of 50 users and 40 movies."""
+    rng = np.random.default_rng(seed)
+    return Ratings(rng.integers(0, 50, n), rng.integers(0, 40, n),
+                   rng.random(n).astype(np.float32))
+
+
 def test_learning_rate_decay_multiplies_the_rate_after_every_epoch():
-    rng = np.random.default_rng(3)
-    n = 2000
-    ratings = Ratings(rng.integers(0, 50, n), rng.integers(0, 40, n),
-                      rng.random(n).astype(np.float32))
+    ratings = _random_ratings(seed=3, n=2000)
     config = ModelConfig(embedding_dim=8, rating_layers=(16,), batch_size=64, epochs=4,
                          learning_rate=0.05, learning_rate_decay=0.5,
                          early_stopping_patience=8, validation_fraction=0.2)
     result = train.fit(config, ratings, 50, 40, verbose=0)
     assert result.history["learning_rate"] == pytest.approx([0.05, 0.025, 0.0125, 0.00625])
     assert float(result.model.optimizer.learning_rate) == pytest.approx(0.00625)
+
+
+class _RatingMLPRecorder(keras.callbacks.Callback):
+    """The rating MLP's weights before training and after every step."""
+
+    def on_train_begin(self, logs=None):
+        self.steps = [[w.numpy() for w in self.model.rating_mlp.trainable_weights]]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append([w.numpy() for w in self.model.rating_mlp.trainable_weights])
+
+
+def test_the_rating_mlp_kept_is_the_moving_average_of_its_weights_over_the_steps():
+    ratings = _random_ratings(seed=5, n=1000)
+    config = ModelConfig(embedding_dim=8, rating_layers=(16,), batch_size=64, epochs=2,
+                         rating_average_momentum=0.9, validation_fraction=0.2)
+    recorder = _RatingMLPRecorder()
+    result = train.fit(config, ratings, 50, 40, callbacks=[recorder], verbose=0)
+    steps_per_epoch = 800 // 64
+    assert len(recorder.steps) == 1 + 2 * steps_per_epoch
+    # Early stopping keeps the epoch of the lower val_loss, and the average as it was then.
+    kept_steps = steps_per_epoch * (1 + int(np.argmin(result.history["val_loss"])))
+    expected = recorder.steps[0]
+    for step in recorder.steps[1:1 + kept_steps]:
+        expected = [0.9 * a + 0.1 * w for a, w in zip(expected, step)]
+    kept = [w.numpy() for w in result.model.rating_mlp.trainable_weights]
+    for got, want, last in zip(kept, expected, recorder.steps[kept_steps]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+        assert not np.allclose(got, last)  # not the last step's weights
+    no_average = train.fit(dataclasses.replace(config, rating_average_momentum=0.0), ratings,
+                           50, 40, callbacks=[recorder], verbose=0)
+    kept_steps = steps_per_epoch * (1 + int(np.argmin(no_average.history["val_loss"])))
+    for got, last in zip(no_average.model.rating_mlp.trainable_weights,
+                         recorder.steps[kept_steps]):
+        np.testing.assert_array_equal(got.numpy(), last)
 
 
 def test_learning_rate_decay_outside_zero_one_is_refused():

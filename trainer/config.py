@@ -23,6 +23,10 @@ class ModelConfig:
 
     embedding_dim: int = 64
     rating_layers: Tuple[int, ...] = (256, 128)  # hidden layers; a final 1-unit layer follows
+    # The rating MLP the model keeps is an exponential moving average of its weights over the
+    # training steps, with this momentum a step (0: its last weights). Only the MLP: averaging
+    # the embedding tables would cost whole tables a step.
+    rating_average_momentum: float = 0.99
     retrieval_weight: float = 1.0
     rating_weight: float = 1.0
     temperature: float = 1.0  # divides the retrieval logits (measured: 1.0 > 0.5, 2.0)
@@ -43,10 +47,12 @@ class ModelConfig:
     # it bounds a training step's cost, whatever a heavy user's count.
     max_history: int = 256
     history_dropout: float = 0.0  # in training, the chance of leaving out a history movie
-    # L2 penalty on the embedding and bias rows a training batch reads, each over its chance
-    # of being read: the whole-table penalty in expectation, at the batch's cost. Validation
-    # losses leave it out.
-    l2: float = 1e-4
+    # L2 penalty on the embedding and bias tables, weighed against the sum of the training
+    # ratings' losses (a prior's precision): each step adds l2 / (training ratings) times
+    # the whole-table penalty, estimated from the rows the batch reads (each over its chance
+    # of being read), so that data and prior keep their balance at every size. 6.4 is the
+    # 1e-4 a step chosen on 64,000 ratings. Validation losses leave it out.
+    l2: float = 6.4
     optimizer: str = "adam"
     learning_rate: float = 0.003
     # The learning rate is multiplied by this after every epoch (1.0: constant).
@@ -81,6 +87,9 @@ class ModelConfig:
         if not 0.0 <= self.user_weight_power <= 1.0:
             raise ConfigError(f"user_weight_power must be in [0, 1], got "
                               f"{self.user_weight_power}")
+        if not 0.0 <= self.rating_average_momentum < 1.0:
+            raise ConfigError("rating_average_momentum must be in [0, 1), got "
+                              f"{self.rating_average_momentum}")
         if self.max_history < 1:
             raise ConfigError(f"max_history must be >= 1, got {self.max_history}")
         if self.optimizer not in ("adam", "adagrad", "sgd"):

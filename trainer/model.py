@@ -24,7 +24,8 @@ class MultiTaskRecommender(keras.Model):
 
     def __init__(self, num_users: int, num_movies: int, movie_log_frequency: np.ndarray,
                  watched: tf.RaggedTensor, history: tf.RaggedTensor, config: ModelConfig,
-                 row_chances: Optional[Dict[str, np.ndarray]] = None, **kwargs) -> None:
+                 row_chances: Optional[Dict[str, np.ndarray]] = None, l2_weight: float = 0.0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.num_users = num_users  # vocabulary sizes; index == size is the OOV bucket
@@ -36,6 +37,11 @@ class MultiTaskRecommender(keras.Model):
         self.rating_mlp = keras.Sequential(
             [keras.layers.Dense(units, activation="relu") for units in config.rating_layers]
             + [keras.layers.Dense(1)], name="rating_mlp")
+        # The moving average of the MLP's weights (see use_rating_average), not trained.
+        self.rating_mlp.build((None, 2 * config.embedding_dim))
+        self.rating_average = [
+            keras.Variable(weight.numpy(), trainable=False, name=f"average_{i}")
+            for i, weight in enumerate(self.rating_mlp.trainable_weights)]
         if config.use_bias:
             self.user_bias = keras.layers.Embedding(num_users + 1, 1, embeddings_initializer="zeros",
                                                     name="user_bias")
@@ -60,8 +66,10 @@ class MultiTaskRecommender(keras.Model):
             values=tf.ones_like(history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
         self.history_count = tf.cast(history.row_lengths(), tf.float32)
-        # For the L2 penalty: the chance that a training batch reads each row of each table.
-        if config.l2:
+        # The L2 penalty's weight a step (config.l2 over the training ratings) and the chance
+        # that a training batch reads each row of each table.
+        self.l2_weight = l2_weight
+        if l2_weight:
             self.row_chances = {name: tf.constant(np.maximum(chance, 1e-12), tf.float32)
                                 for name, chance in row_chances.items()}
         # log q(movie): how often in-batch sampling offers each movie as a negative.
@@ -159,8 +167,8 @@ class MultiTaskRecommender(keras.Model):
         user_vector = self.user_vectors(user_index, target_movie=movie_index,
                                         training=training)
         movie_vector = self.movie_vectors(movie_index)
-        if training and self.config.l2:
-            self.add_loss(self.config.l2 * self._l2_penalty(user_index, movie_index))
+        if training and self.l2_weight:
+            self.add_loss(self.l2_weight * self._l2_penalty(user_index, movie_index))
         return {
             "user_vector": user_vector,
             "movie_vector": movie_vector,
@@ -184,6 +192,20 @@ class MultiTaskRecommender(keras.Model):
             tf.reduce_sum(tf.reduce_sum(tf.square(table(rows)), axis=1)
                           / tf.gather(self.row_chances[name], rows))
             for table, name, rows in reads])
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        momentum = self.config.rating_average_momentum
+        for average, weight in zip(self.rating_average, self.rating_mlp.trainable_weights):
+            average.assign(momentum * average + (1.0 - momentum) * weight)
+        return logs
+
+    def use_rating_average(self) -> None:
+        """Sets the rating MLP to its weights' moving average (after training: the average
+        is part of the weights that early stopping saves and restores, so it matches the
+        epoch kept)."""
+        for average, weight in zip(self.rating_average, self.rating_mlp.trainable_weights):
+            weight.assign(average)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         del sample_weight, training
@@ -297,6 +319,6 @@ def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies
                               config.batch_size)
     model = MultiTaskRecommender(
         num_users, num_movies, log_frequency, history_of(train_users, train_movies, num_users),
-        history, config, chances)
+        history, config, chances, l2_weight=config.l2 / max(len(train_users), 1))
     model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate))
     return model

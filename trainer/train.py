@@ -53,6 +53,7 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
         epochs=config.epochs, steps_per_epoch=steps,
         callbacks=[stop] + list(callbacks or []), verbose=verbose)
     seconds = time.monotonic() - started
+    model.use_rating_average()
     epochs_run = len(history.history["loss"])
     per_epoch = (steps if partial else len(fit_rows) // config.batch_size) * config.batch_size
     examples = per_epoch * epochs_run
