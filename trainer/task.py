@@ -28,8 +28,8 @@ def _read(files, tft_output) -> tuple:
     """The raw examples of `files` (the ExampleGen's gzipped TFRecord shards) through the
     Transform graph: Transform does not write transformed examples (one pass over the data
     fewer), the Trainer applies the same graph that the exported model applies at serving
-    time. Read with tf.data's own parallel parse, not the data accessor's reader (tfx_bsl's
-    TFExampleRecord parses one batch at a time: 23 s against 2.7 s for 800,000 ratings)."""
+    time. Read with tf.data's reader and a parallel parse, not the data accessor's (tfx_bsl's
+    TFExampleRecord): measured on 800,000 ratings, 2.7 s against 23 s."""
     spec = {name: feature for name, feature in tft_output.raw_feature_spec().items()
             if name in TRAINER_FEATURES}
     paths = [path for pattern in files for path in sorted(tf.io.gfile.glob(pattern))]
