@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from components.config_error import ConfigError
+from components.config_error import require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,11 +29,13 @@ class GateConfig:
     min_top_k_accuracy: float = 0.0  # absolute bound; 0: none
 
     def __post_init__(self) -> None:
-        if self.max_rmse <= 0 or self.max_rmse_increase < 0:
-            raise ConfigError("max_rmse must be > 0 and max_rmse_increase >= 0")
-        if not 0 <= self.min_top_k_accuracy <= 1 or self.max_top_k_accuracy_decrease < 0:
-            raise ConfigError("min_top_k_accuracy must be in [0, 1] and "
-                              "max_top_k_accuracy_decrease >= 0")
-        if self.max_rmse_over_baseline <= 0 or self.min_top_k_over_baseline < 0:
-            raise ConfigError("max_rmse_over_baseline must be > 0 and min_top_k_over_baseline "
-                              ">= 0")
+        def need(ok: bool, field: str, rule: str) -> None:
+            require(ok, f"--gate {field}", rule, getattr(self, field))
+
+        need(0.0 < self.max_rmse <= math.inf, "max_rmse", "above 0 (inf: no bound)")
+        need(0.0 <= self.min_top_k_accuracy <= 1.0, "min_top_k_accuracy", "in [0, 1]")
+        need(0.0 < self.max_rmse_over_baseline < math.inf, "max_rmse_over_baseline",
+             "finite and above 0")
+        for field in ("min_top_k_over_baseline", "max_rmse_increase",
+                      "max_top_k_accuracy_decrease"):
+            need(0.0 <= getattr(self, field) < math.inf, field, "finite and at least 0")

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from components.config_error import ConfigError
 from components.gate_config import GateConfig
-from components.movielens.config import DataConfig
+from components.movielens.config import SYNTHETIC, DataConfig
 from trainer.config import ModelConfig
 
 
@@ -67,6 +67,10 @@ class PipelineConfig:
         if self.beam_runner == "portable" and runner not in (None, "PortableRunner"):
             raise ConfigError(f"--beam-runner portable runs Beam's PortableRunner locally; "
                               f"--beam-arg=--runner={runner} contradicts it")
+        if self.data.source == SYNTHETIC:  # its size is known: check the model against it now
+            synthetic = self.data.synthetic
+            self.model.check_data(int(synthetic.num_ratings * (1.0 - self.data.eval_fraction)),
+                                  synthetic.num_movies)
 
     def _beam_option(self, option: str) -> Optional[str]:
         """The value of a Beam option given in extra_beam_args (the last one wins)."""

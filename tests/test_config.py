@@ -1,13 +1,19 @@
 """PipelineConfig's Beam arguments (what each runner gets, and combinations that cannot
-work), and where the configs live."""
+work), where the configs live, and the options refused by name before anything runs."""
 
 import ast
+import math
 import pathlib
+import re
 
 import pytest
 
 from components.config_error import ConfigError
+from components.gate_config import GateConfig
+from components.movielens.config import DataConfig
+from components.movielens.synthetic import SyntheticConfig
 from pipeline.config import DEFAULT_IMAGE, PipelineConfig
+from trainer.config import ModelConfig
 
 
 def test_beam_components_get_the_project_image_so_tfx_builds_no_package():
@@ -55,3 +61,65 @@ def test_components_trainer_and_serving_never_import_the_pipeline():
                 offenders += [f"{path.relative_to(root)}: {name}" for name in names
                               if name == "pipeline" or name.startswith("pipeline.")]
     assert offenders == []
+
+
+# Each value that cannot work, as the CLI would pass it (nan and inf included: the CLI reads
+# "nan" as a float), and the rule the message must state.
+BAD_MODEL = [
+    ("embedding_dim", 0, "at least 1"), ("epochs", 0, "at least 1"),
+    ("batch_size", 0, "at least 1"), ("top_k", 0, "at least 1"),
+    ("max_history", 0, "at least 1"), ("max_validation_examples", 0, "at least 1"),
+    ("rating_layers", (64, 0), "widths of at least 1"),
+    ("early_stopping_patience", -1, "at least 0"),
+    ("temperature", 0.0, "finite and above 0"), ("temperature", math.nan, "finite and above 0"),
+    ("learning_rate", math.inf, "finite and above 0"), ("learning_rate", -0.1, "finite and above 0"),
+    ("l2", math.nan, "finite and at least 0"), ("rating_weight", math.inf, "finite"),
+    ("learning_rate_decay", 0.0, "in (0, 1]"), ("validation_fraction", 0.0, "in (0, 1)"),
+    ("validation_fraction", 1.0, "in (0, 1)"), ("history_dropout", 1.0, "in [0, 1)"),
+    ("rating_average_momentum", math.nan, "in [0, 1)"), ("liked_weighting", 3.0, "in [0, 2]"),
+    ("user_weight_power", -1.0, "in [0, 1]"), ("optimizer", "lion", "adam, adagrad or sgd"),
+    ("rating_activation", "tanh", "gelu or relu"),
+    ("examples_per_epoch", 10, "at least batch_size"),
+]
+
+
+@pytest.mark.parametrize("field, value, rule", BAD_MODEL)
+def test_a_model_option_that_cannot_work_is_refused_by_name(field, value, rule):
+    with pytest.raises(ConfigError, match=f"^--model {field} must be {re.escape(rule)}"):
+        ModelConfig(**{field: value})
+
+
+def test_no_loss_at_all_is_refused():
+    with pytest.raises(ConfigError, match="retrieval_weight and rating_weight are both 0"):
+        ModelConfig(retrieval_weight=0.0, rating_weight=0.0)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("max_rmse", 0.0), ("max_rmse", math.nan), ("min_top_k_accuracy", 1.5),
+    ("max_rmse_over_baseline", math.inf), ("min_top_k_over_baseline", math.nan),
+    ("max_rmse_increase", -0.1), ("max_top_k_accuracy_decrease", math.inf),
+])
+def test_a_gate_option_that_cannot_work_is_refused_by_name(field, value):
+    with pytest.raises(ConfigError, match=f"^--gate {field} must be"):
+        GateConfig(**{field: value})
+
+
+def test_the_model_is_checked_against_the_data_before_training():
+    config = ModelConfig(top_k=5000)
+    with pytest.raises(ConfigError, match="top_k=5000 is more than the 1,650 movies"):
+        config.check_data(training_ratings=80_000, num_movies=1650)
+    with pytest.raises(ConfigError, match="batch_size=1024 is more than the 760 training"):
+        ModelConfig().check_data(training_ratings=800, num_movies=1650)
+    with pytest.raises(ConfigError, match="leaves no validation ratings out of 10"):
+        ModelConfig(validation_fraction=0.01, batch_size=4).check_data(10, 50)
+    ModelConfig().check_data(training_ratings=80_000, num_movies=1650)
+
+
+def test_synthetic_data_is_checked_against_the_model_when_the_pipeline_is_configured():
+    small = DataConfig(synthetic=SyntheticConfig(num_users=50, num_movies=80, num_ratings=1000))
+    with pytest.raises(ConfigError, match="batch_size=1024 is more than the 760 training"):
+        PipelineConfig(pipeline_root="root", data=small)
+    with pytest.raises(ConfigError, match="top_k=100 is more than the 80 movies"):
+        PipelineConfig(pipeline_root="root", data=small,
+                       model=ModelConfig(batch_size=64, top_k=100))
+    PipelineConfig(pipeline_root="root", data=small, model=ModelConfig(batch_size=64))

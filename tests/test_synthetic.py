@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 
+from components.config_error import ConfigError
 from components.movielens import synthetic
 from components.movielens.synthetic import SyntheticConfig
 
@@ -50,11 +51,12 @@ def test_ratings_carry_learnable_signal():
     assert np.sqrt(np.mean((data.ratings - biased) ** 2)) < 0.9 * baseline
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"num_users": 0}, {"num_movies": 1}, {"num_ratings": 10}, {"num_ratings": 10**9},
+@pytest.mark.parametrize("kwargs, option", [
+    ({"num_users": 0}, "--synthetic-users"), ({"num_movies": 1}, "--synthetic-movies"),
+    ({"num_ratings": 10}, "--synthetic-ratings"), ({"num_ratings": 10**9}, "--synthetic-ratings"),
 ])
-def test_impossible_sizes_are_refused(kwargs):
-    with pytest.raises(ValueError):
+def test_impossible_sizes_are_refused_naming_the_option(kwargs, option):
+    with pytest.raises(ConfigError, match=f"^{option} must be"):
         SyntheticConfig(**kwargs)
 
 

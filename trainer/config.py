@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any, Dict, Tuple
 
-from components.config_error import ConfigError
+from components.config_error import ConfigError, require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ModelConfig:
 
     embedding_dim: int = 64
     rating_layers: Tuple[int, ...] = (256, 128)  # hidden layers; a final 1-unit layer follows
+    rating_activation: str = "gelu"  # of the hidden layers: gelu or relu (holdouts: gelu)
     # The rating MLP the model keeps is an exponential moving average of its weights over the
     # training steps, with this momentum a step (0: its last weights). Only the MLP: averaging
     # the embedding tables would cost whole tables a step.
@@ -70,30 +72,50 @@ class ModelConfig:
     exclude_seen: bool = True  # `retrieve` leaves out the movies a user rated in training
 
     def __post_init__(self) -> None:
-        if self.retrieval_weight < 0 or self.rating_weight < 0:
-            raise ConfigError("loss weights must be >= 0")
+        def need(ok: bool, field: str, rule: str) -> None:
+            require(ok, f"--model {field}", rule, getattr(self, field))
+
+        for field in ("embedding_dim", "epochs", "batch_size", "max_history",
+                      "max_validation_examples", "top_k"):
+            need(getattr(self, field) >= 1, field, "at least 1")
+        need(all(units >= 1 for units in self.rating_layers), "rating_layers",
+             "widths of at least 1")
+        need(self.early_stopping_patience >= 0, "early_stopping_patience", "at least 0")
+        need(self.catalogue_softmax_limit >= 0, "catalogue_softmax_limit", "at least 0")
+        for field in ("retrieval_weight", "rating_weight", "l2"):
+            need(0.0 <= getattr(self, field) < math.inf, field, "finite and at least 0")
         if self.retrieval_weight == 0 and self.rating_weight == 0:
-            raise ConfigError("at least one of retrieval_weight and rating_weight must be > 0")
-        if self.examples_per_epoch < self.batch_size:
-            raise ConfigError(f"examples_per_epoch ({self.examples_per_epoch}) must be at least "
-                              f"batch_size ({self.batch_size})")
-        if not 0.0 <= self.history_dropout < 1.0:
-            raise ConfigError(f"history_dropout must be in [0, 1), got {self.history_dropout}")
-        if not 0.0 < self.learning_rate_decay <= 1.0:
-            raise ConfigError("learning_rate_decay must be in (0, 1], got "
-                              f"{self.learning_rate_decay}")
-        if not 0.0 <= self.liked_weighting <= 2.0:
-            raise ConfigError(f"liked_weighting must be in [0, 2], got {self.liked_weighting}")
-        if not 0.0 <= self.user_weight_power <= 1.0:
-            raise ConfigError(f"user_weight_power must be in [0, 1], got "
-                              f"{self.user_weight_power}")
-        if not 0.0 <= self.rating_average_momentum < 1.0:
-            raise ConfigError("rating_average_momentum must be in [0, 1), got "
-                              f"{self.rating_average_momentum}")
-        if self.max_history < 1:
-            raise ConfigError(f"max_history must be >= 1, got {self.max_history}")
-        if self.optimizer not in ("adam", "adagrad", "sgd"):
-            raise ConfigError(f"optimizer must be adam, adagrad or sgd, got {self.optimizer!r}")
+            raise ConfigError("--model retrieval_weight and rating_weight are both 0: at least "
+                              "one loss must count")
+        for field in ("temperature", "learning_rate"):
+            need(0.0 < getattr(self, field) < math.inf, field, "finite and above 0")
+        need(0.0 < self.learning_rate_decay <= 1.0, "learning_rate_decay", "in (0, 1]")
+        need(0.0 < self.validation_fraction < 1.0, "validation_fraction", "in (0, 1)")
+        for field in ("history_dropout", "rating_average_momentum"):
+            need(0.0 <= getattr(self, field) < 1.0, field, "in [0, 1)")
+        need(0.0 <= self.liked_weighting <= 2.0, "liked_weighting", "in [0, 2]")
+        need(0.0 <= self.user_weight_power <= 1.0, "user_weight_power", "in [0, 1]")
+        need(self.examples_per_epoch >= self.batch_size, "examples_per_epoch",
+             f"at least batch_size ({self.batch_size})")
+        need(self.rating_activation in ("gelu", "relu"), "rating_activation", "gelu or relu")
+        need(self.optimizer in ("adam", "adagrad", "sgd"), "optimizer", "adam, adagrad or sgd")
+
+    def check_data(self, training_ratings: int, num_movies: int) -> None:
+        """Checks the options that depend on the data, before any training: `num_movies`
+        is the catalogue the model ranks (the movies with training ratings)."""
+        if self.top_k > num_movies:
+            raise ConfigError(f"--model top_k={self.top_k} is more than the {num_movies:,} "
+                              "movies the model can rank (those with training ratings)")
+        left = training_ratings - int(round(training_ratings * self.validation_fraction))
+        if left < self.batch_size:
+            raise ConfigError(
+                f"--model batch_size={self.batch_size} is more than the {left:,} training "
+                f"ratings left after the validation slice ({training_ratings:,} training "
+                "ratings in all): give a smaller batch_size, or more data")
+        if left == training_ratings:
+            raise ConfigError(
+                f"--model validation_fraction={self.validation_fraction} leaves no "
+                f"validation ratings out of {training_ratings:,}: give a larger one")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

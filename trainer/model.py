@@ -35,7 +35,8 @@ class MultiTaskRecommender(keras.Model):
         self.movie_embedding = keras.layers.Embedding(
             num_movies + 1, config.embedding_dim, name="movie_embedding")
         self.rating_mlp = keras.Sequential(
-            [keras.layers.Dense(units, activation="relu") for units in config.rating_layers]
+            [keras.layers.Dense(units, activation=config.rating_activation)
+             for units in config.rating_layers]
             + [keras.layers.Dense(1)], name="rating_mlp")
         # The moving average of the MLP's weights (see use_rating_average), not trained.
         self.rating_mlp.build((None, 2 * config.embedding_dim))

@@ -35,6 +35,7 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     smaller, and validation runs after each: on large data early stopping can act within
     the first pass instead of after hours.
     """
+    config.check_data(len(train), num_movies)
     fit_rows, validation = train.split_off(config.validation_fraction, seed=config.seed)
     validation = validation.sample(config.max_validation_examples, seed=config.seed)
     model = model_lib.build(num_users, num_movies, train.user_index, train.movie_index, config)

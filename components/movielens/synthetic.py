@@ -20,6 +20,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from components.config_error import require
 from components.movielens.parsers import ML100K_GENRES
 from components.movielens.records import Movie, MovieLensData
 
@@ -45,14 +46,14 @@ class SyntheticConfig:
     taste_dimensions: int = 8
 
     def __post_init__(self) -> None:
-        if self.num_users < 1 or self.num_movies < 2:
-            raise ValueError("synthetic data needs at least 1 user and 2 movies")
-        if not self.num_users <= self.num_ratings <= self.num_users * self.num_movies:
-            raise ValueError(
-                f"num_ratings must be between num_users ({self.num_users}) and "
-                f"num_users * num_movies ({self.num_users * self.num_movies}), "
-                f"got {self.num_ratings}"
-            )
+        require(self.num_users >= 1, "--synthetic-users", "at least 1", self.num_users)
+        require(self.num_movies >= 2, "--synthetic-movies", "at least 2", self.num_movies)
+        require(self.num_users <= self.num_ratings <= self.num_users * self.num_movies,
+                "--synthetic-ratings",
+                f"between --synthetic-users ({self.num_users:,}) and users x movies "
+                f"({self.num_users * self.num_movies:,})", self.num_ratings)
+        require(self.taste_dimensions >= 1, "taste_dimensions", "at least 1",
+                self.taste_dimensions)
 
 
 # A user's movies are picked from this many times as many candidates drawn by popularity.
