@@ -41,6 +41,37 @@ def test_model_overrides_are_typed_and_checked(capsys, tmp_path):
     assert code == 2 and "FIELD one of" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--model", "embedding_dim=0"], "--model embedding_dim must be at least 1, got 0"),
+    (["--model", "temperature=nan"], "--model temperature must be finite and above 0, got nan"),
+    (["--gate", "max_rmse=0"], "--gate max_rmse must be above 0"),
+    (["--model", "top_k=5000"], "--model top_k=5000 is more than the 1,682 movies"),
+    (["--synthetic-ratings", "1000"], "--model batch_size=1024 is more than the 760 training"),
+    (["--synthetic-users", "0"], "--synthetic-users must be at least 1, got 0"),
+])
+def test_run_refuses_a_configuration_that_cannot_work_before_anything_runs(
+        capsys, tmp_path, args, message):
+    root = tmp_path / "root"
+    code = cli.main(["run", "--pipeline-root", str(root)] + args)
+    err = capsys.readouterr().err
+    assert code == 2 and f"movielens-tfx run: error: {message}" in err
+    assert "Traceback" not in err and not root.exists()
+
+
+@pytest.mark.slow
+def test_a_training_split_smaller_than_a_batch_stops_the_trainer_with_one_line(capsys, tmp_path):
+    """Data from a path: its size is known only once read, so the Trainer checks it before
+    training."""
+    data = synthetic.generate(SyntheticConfig(num_users=50, num_movies=80, num_ratings=1000))
+    synthetic.write_ml100k(data, str(tmp_path / "small"))
+    code = cli.main(["run", "--data", str(tmp_path / "small"), "--pipeline-root",
+                     str(tmp_path / "root"), "--serving-dir", str(tmp_path / "serving")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "movielens-tfx run: error: --model batch_size=1024 is more than the" in err
+    assert not (tmp_path / "serving").exists()
+
+
 @pytest.mark.slow
 def test_run_reports_the_gate_and_the_pushed_version_in_a_bucket(capsys, tmp_path):
     """The serving directory may be an object store (TF's ram:// stands in for gs://)."""

@@ -90,8 +90,18 @@ def test_ml_latest_csv_format_with_half_stars(tmp_path):
     "data_text, line, field, message",
     [
         ("1\t1\t5\t881250949\n1\t1\t5\n", 2, None, "expected 4 fields"),
-        ("1\t1\t5\t881250949\nabc\t1\t5\t881250949\n", 2, "user_id", "positive integer id"),
-        ("1\t1.5\t5\t881250949\n", 1, "movie_id", "positive integer id"),
+        ("1\t1\t5\t881250949\nabc\t1\t5\t881250949\n", 2, "user_id", "integer id from 1"),
+        ("1\t1.5\t5\t881250949\n", 1, "movie_id", "integer id from 1"),
+        ("19\u00b2\t1\t5\t881250949\n", 1, "user_id", "found '19\u00b2'"),
+        ("\u0661\u0669\u0666\t1\t5\t881250949\n", 1, "user_id", "integer id from 1"),
+        ("0\t1\t5\t881250949\n", 1, "user_id", "integer id from 1 to 2,147,483,647"),
+        ("-3\t1\t5\t881250949\n", 1, "user_id", "integer id from 1"),
+        (f"{2**63}\t1\t5\t881250949\n", 1, "user_id", "integer id from 1"),
+        ("1\t1\tnan\t881250949\n", 1, "rating", "expected a number of stars"),
+        ("1\t1\tinf\t881250949\n", 1, "rating", "expected a number of stars"),
+        ("1\t1\t\u0663\t881250949\n", 1, "rating", "expected a number of stars"),
+        ("1\t1\t4\t1e9\n", 1, "timestamp", "seconds since 1970"),
+        (f"1\t1\t4\t{2**63}\n", 1, "timestamp", "up to 1,000,000,000,000"),
         ("1\t1\tfive\t881250949\n", 1, "rating", "expected a number"),
         ("1\t1\t6\t881250949\n", 1, "rating", "outside 1 to 5"),
         ("1\t1\t0\t881250949\n", 1, "rating", "outside 1 to 5"),
@@ -108,6 +118,22 @@ def test_malformed_rating_rows_are_located(tmp_path, data_text, line, field, mes
     assert (error.value.line, error.value.field) == (line, field)
     assert message in str(error.value)
     assert f"u.data, line {line}" in str(error.value)
+
+
+def test_a_byte_order_mark_crlf_and_a_trailing_blank_line_are_accepted(tmp_path):
+    folder = _ml100k(tmp_path, "\ufeff7\t2\t4\t881250949\r\n8\t1\t3\t881250950\r\n\r\n")
+    data = parsers.read_movielens(folder)
+    assert data.user_ids.tolist() == ["7", "8"] and data.timestamps.tolist() == [881250949,
+                                                                                  881250950]
+
+
+def test_a_utf8_catalogue_is_read_as_utf8_not_as_mojibake(tmp_path):
+    item = f"2|Misérables, Les (1995)|01-Jan-1995||url|{ITEM_FLAGS}\n"
+    folder = _ml100k(tmp_path, "7\t2\t4\t881250949\n", item)
+    _write(os.path.join(folder, "u.item"), item, encoding="utf-8")
+    assert parsers.read_movielens(folder).movies["2"].title == "Misérables, Les (1995)"
+    _write(os.path.join(folder, "u.item"), item, encoding="latin-1")  # GroupLens' own
+    assert parsers.read_movielens(folder).movies["2"].title == "Misérables, Les (1995)"
 
 
 def test_empty_file_is_an_error(tmp_path):

@@ -16,10 +16,12 @@ import contextlib
 import csv
 import dataclasses
 import os
+import re
 import zipfile
 from typing import IO, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
+from absl import logging
 
 from components import storage
 from components.movielens.records import DataFormatError, Movie, MovieLensData
@@ -31,6 +33,14 @@ ML100K_GENRES = (
     "Sci-Fi", "Thriller", "War", "Western",
 )
 _ML100K_ITEM_FIELDS = ("movie_id", "title", "release_date", "video_release_date", "imdb_url")
+
+# ASCII only: str.isdigit() and float() also read '²' and Arabic-Indic digits, and float()
+# reads 'nan', 'inf' and '1_0'.
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+MAX_ID = 2**31 - 1  # MovieLens ids count from 1; the largest release's are below 400,000
+MAX_TIMESTAMP = 10**12  # seconds since 1970: year 33,658
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, which some editors put first
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +129,8 @@ class _Source:
         with self.open(name) as stream:
             for number, raw in enumerate(stream, start=1):
                 seen_any = True
+                if number == 1 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM):]
                 try:
                     text = raw.decode(encoding)
                 except UnicodeDecodeError as error:
@@ -196,18 +208,28 @@ def _csv_rows(
         yield numbers[-1], fields
 
 
+def _bounded_int(text: str, largest: int) -> int:
+    """The ASCII integer `text`, or -1 when it is not one or is above `largest` (checked on
+    its digits first: int() refuses more than 4,300 of them)."""
+    if not _DIGITS.fullmatch(text) or len(text.lstrip("0")) > len(str(largest)):
+        return -1
+    value = int(text.lstrip("0") or "0")
+    return value if value <= largest else -1
+
+
 def _parse_id(label: str, line: int, field: str, text: str) -> str:
     text = text.strip()
-    if not text.isdigit():
-        raise DataFormatError(label, f"expected a positive integer id, found {text!r}", line, field)
+    if not 1 <= _bounded_int(text, MAX_ID) <= MAX_ID:
+        raise DataFormatError(label, f"expected an integer id from 1 to {MAX_ID:,}, found "
+                                     f"{text!r}", line, field)
     return str(int(text))
 
 
 def _parse_rating(label: str, line: int, text: str, scale: RatingScale) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataFormatError(label, f"expected a number, found {text!r}", line, "rating") from None
+    if not _DECIMAL.fullmatch(text.strip()):
+        raise DataFormatError(label, f"expected a number of stars such as 4 or 3.5, found "
+                                     f"{text!r}", line, "rating")
+    value = float(text)
     if not scale.check(value):
         raise DataFormatError(
             label, f"rating {text.strip()} is outside {scale.describe()}", line, "rating"
@@ -217,9 +239,10 @@ def _parse_rating(label: str, line: int, text: str, scale: RatingScale) -> float
 
 def _parse_timestamp(label: str, line: int, text: str) -> int:
     text = text.strip()
-    if not text.isdigit():
+    if not 0 <= _bounded_int(text, MAX_TIMESTAMP) <= MAX_TIMESTAMP:
         raise DataFormatError(
-            label, f"expected seconds since 1970 as an integer, found {text!r}", line, "timestamp"
+            label, f"expected seconds since 1970 as an integer up to {MAX_TIMESTAMP:,}, found "
+                   f"{text!r}", line, "timestamp"
         )
     return int(text)
 
@@ -230,11 +253,30 @@ def _register(movies: Dict[str, Movie], label: str, line: int, movie: Movie) -> 
     movies[movie.movie_id] = movie
 
 
+def _catalogue_encoding(source: _Source, name: str) -> str:
+    """latin-1, as GroupLens writes the ml-100k and ml-1m catalogues, unless the file is
+    UTF-8 with some non-ASCII text: latin-1 decodes any bytes, so a catalogue saved as UTF-8
+    would otherwise turn every accented title into mojibake without a word. (A latin-1 title
+    is almost never valid UTF-8: 'é' alone is the invalid byte 0xe9.)"""
+    with source.open(name) as stream:
+        content = stream.read()  # a catalogue: at most a few MB
+    if content.isascii():
+        return "latin-1"
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    logging.info("%s is UTF-8, not the latin-1 of GroupLens' files: read as UTF-8",
+                 source.label(name))
+    return "utf-8"
+
+
 def _ml100k_movies(source: _Source, name: str) -> Dict[str, Movie]:
     label = source.label(name)
     columns = _ML100K_ITEM_FIELDS + ML100K_GENRES
     movies: Dict[str, Movie] = {}
-    for number, fields in _split_rows(source, name, "|", columns, "latin-1"):
+    for number, fields in _split_rows(source, name, "|", columns,
+                                      _catalogue_encoding(source, name)):
         flags = fields[len(_ML100K_ITEM_FIELDS):]
         for genre, flag in zip(ML100K_GENRES, flags):
             if flag not in ("0", "1"):
@@ -250,7 +292,7 @@ def _ml1m_movies(source: _Source, name: str) -> Dict[str, Movie]:
     label = source.label(name)
     movies: Dict[str, Movie] = {}
     for number, fields in _split_rows(source, name, "::", ("MovieID", "Title", "Genres"),
-                                      "latin-1"):
+                                      _catalogue_encoding(source, name)):
         movie_id = _parse_id(label, number, "MovieID", fields[0])
         _register(movies, label, number, Movie(movie_id, fields[1], _genre_list(fields[2])))
     return movies
