@@ -11,7 +11,7 @@ default gate holds on any data set.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import tensorflow_model_analysis as tfma
 
@@ -81,24 +81,86 @@ def eval_config(gate: GateConfig) -> tfma.EvalConfig:
         ])
 
 
+# The gate's checks by (output, metric, against the baseline model?): the GateConfig field
+# that sets each one's bound.
+_CHECKS = {
+    (RATING_OUTPUT, RMSE, False): "max_rmse",
+    (RATING_OUTPUT, RMSE, True): "max_rmse_increase",
+    (RATING_OUTPUT, gate_metrics.RMSE_OVER_BASELINE, False): "max_rmse_over_baseline",
+    (TOP_K_OUTPUT, TOP_K_ACCURACY, False): "min_top_k_accuracy",
+    (TOP_K_OUTPUT, TOP_K_ACCURACY, True): "max_top_k_accuracy_decrease",
+    (TOP_K_OUTPUT, gate_metrics.TOP_K_OVER_BASELINE, False): "min_top_k_over_baseline",
+}
+
+
 def gate_summary(evaluation_uri: str) -> Dict[str, Any]:
     """The overall metrics the Evaluator measured (the baselines' derived from the ratios),
-    and whether they passed."""
+    whether they passed, whether a blessed model was compared with, and each failed check
+    (see `failures`)."""
     result = tfma.load_eval_result(evaluation_uri)
     overall = next(metrics for slice_key, metrics in result.slicing_metrics if slice_key == ())
 
     def value(output: str, name: str) -> float:
         return overall[output][""][name]["doubleValue"]
 
+    validation = tfma.load_validation_result(evaluation_uri)
     summary = {
         "rmse": value(RATING_OUTPUT, RMSE),
         "rmse_over_baseline": value(RATING_OUTPUT, gate_metrics.RMSE_OVER_BASELINE),
         "top_k_accuracy": value(TOP_K_OUTPUT, TOP_K_ACCURACY),
         "top_k_over_baseline": value(TOP_K_OUTPUT, gate_metrics.TOP_K_OVER_BASELINE),
         "example_count": value(RATING_OUTPUT, "example_count"),
-        "passed": tfma.load_validation_result(evaluation_uri).validation_ok,
+        "passed": validation.validation_ok,
+        # (TFX sets TFMA's rubber_stamp on every run; a baseline spec means one was read.)
+        "compared_with_blessed_model": any(spec.is_baseline
+                                           for spec in result.config.model_specs),
     }
     summary["baseline_rmse"] = summary["rmse"] / summary["rmse_over_baseline"]
     summary["baseline_top_k_accuracy"] = (summary["top_k_accuracy"]
                                           / summary["top_k_over_baseline"])
+    summary["failures"] = failures(validation, summary)
     return summary
+
+
+def failures(validation, summary: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The gate's failed checks in a TFMA ValidationResult, overall slice only, each as
+    {"check": the GateConfig field of its bound, "value": the candidate's number (a ratio
+    for the ratio checks), "blessed_model": the compared blessed model's number, for the
+    checks against it}."""
+    found = []
+    for per_slice in validation.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            key = failure.metric_key
+            check = _CHECKS.get((key.output_name, key.name, key.is_diff))
+            if check is None:
+                continue
+            number = failure.metric_value.double_value.value
+            if not key.is_diff:
+                found.append({"check": check, "value": number, "blessed_model": None})
+                continue
+            candidate = summary["rmse" if key.name == RMSE else "top_k_accuracy"]
+            found.append({"check": check, "value": candidate,
+                          "blessed_model": candidate - number})
+    return found
+
+
+def describe_failure(failure: Dict[str, Any], gate: GateConfig, top_k: int) -> str:
+    """One failed check in words, with the bound's option, e.g. "RMSE 0.9623 stars is
+    0.0535 worse than the latest blessed model's 0.9088, more than --gate
+    max_rmse_increase=0.02"."""
+    check, value, blessed = failure["check"], failure["value"], failure["blessed_model"]
+    bound = f"--gate {check}={getattr(gate, check)}"
+    accuracy = f"top-{top_k} accuracy"
+    if check == "max_rmse":
+        return f"RMSE {value:.4f} stars is above {bound}"
+    if check == "max_rmse_increase":
+        return (f"RMSE {value:.4f} stars is {value - blessed:.4f} worse than the latest "
+                f"blessed model's {blessed:.4f}, more than {bound}")
+    if check == "max_rmse_over_baseline":
+        return f"RMSE is {value:.2f} x the global mean rating's, above {bound}"
+    if check == "min_top_k_accuracy":
+        return f"{accuracy} {value:.4f} is below {bound}"
+    if check == "max_top_k_accuracy_decrease":
+        return (f"{accuracy} {value:.4f} is {blessed - value:.4f} below the latest blessed "
+                f"model's {blessed:.4f}, more than {bound}")
+    return f"{accuracy} is {value:.2f} x the most popular movies', below {bound}"

@@ -14,6 +14,10 @@ from typing import Optional, Sequence
 
 from serving.client import DEFAULT_TIMEOUT
 
+# Exit codes of `run` (README, "Running"): 2 is a configuration or input error.
+EXIT_NOT_BLESSED = 3  # the gate refused the candidate: nothing pushed
+EXIT_NOT_PUSHED = 4  # blessed, but not pushed (e.g. TF Serving could not load it)
+
 # TensorFlow's C++ start-up chatter (CUDA not found, cuFFT/cuDNN factories; logged as errors)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Google's client libraries warn that Python 3.10 (and grpcio) is old; the TFX 1.16 stack
@@ -272,35 +276,46 @@ def _run(args: argparse.Namespace) -> int:
     # The resolver node is re-resolved on every run; it has no outputs of its own to cache.
     if components and all(c.cached for c in components if c.outputs):
         print("Nothing changed since the last run: every component was served from the cache.")
-    _print_gate(config, components)
-    return 0
+    return _print_gate(config, components)
 
 
-def _print_gate(config, components) -> None:
-    from components.evaluator import gate_summary
-    from components.pusher import PUSH_OUTCOME, next_version
+def _print_gate(config, components) -> int:
+    """Prints the gate's numbers, why a candidate was refused, and where the model went;
+    returns the run's exit code (EXIT_NOT_BLESSED, EXIT_NOT_PUSHED or 0)."""
+    from components.evaluator import describe_failure, gate_summary
+    from components.pusher import PUSH_OUTCOME
 
     evaluator = next((c for c in components if c.component == "Evaluator"), None)
     if evaluator is None:
-        return
+        return 0
     gate, bounds = gate_summary(evaluator.outputs["evaluation"]), config.gate
     absolute = "".join([f", at most {bounds.max_rmse}" if math.isfinite(bounds.max_rmse) else "",
                         f"; top-k at least {bounds.min_top_k_accuracy}"
                         if bounds.min_top_k_accuracy else ""])
+    compared = ("no worse than the latest blessed model" if gate["compared_with_blessed_model"]
+                else "no blessed model yet to compare with")
+    if gate["passed"]:
+        verdict = "blessed"
+    else:
+        reasons = [describe_failure(failure, bounds, config.model.top_k)
+                   for failure in gate["failures"]]
+        verdict = "NOT blessed, nothing pushed: " + "; ".join(reasons or ["see the Evaluator"])
     print(f"Gate: RMSE {gate['rmse']:.4f} stars = {gate['rmse_over_baseline']:.2f} x the "
           f"global mean rating's {gate['baseline_rmse']:.4f} (at most "
           f"{bounds.max_rmse_over_baseline} x); top-{config.model.top_k} accuracy "
           f"{gate['top_k_accuracy']:.4f} = {gate['top_k_over_baseline']:.2f} x the most popular "
           f"movies' {gate['baseline_top_k_accuracy']:.4f} (at least "
-          f"{bounds.min_top_k_over_baseline} x){absolute}; and no worse than the latest "
-          f"blessed model: {'blessed' if gate['passed'] else 'NOT blessed, nothing pushed'}.")
+          f"{bounds.min_top_k_over_baseline} x){absolute}; {compared}: {verdict}.")
+    if not gate["passed"]:
+        return EXIT_NOT_BLESSED
     pusher = next((c for c in components if c.component == "VersionedPusher"), None)
     outcome = pusher.properties.get("pushed_model", {}) if pusher else {}
-    if gate["passed"] and not outcome.get("pushed", 1):
+    if not outcome.get("pushed", 1):
         print(f"Push: {outcome.get(PUSH_OUTCOME, 'nothing pushed')}")
-    elif gate["passed"]:
-        model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
-        print(f"Serving: {model_dir} (latest version {next_version(model_dir) - 1})")
+        return EXIT_NOT_PUSHED
+    if outcome.get("pushed_destination"):
+        print(f"Serving: {outcome['pushed_destination']}")
+    return 0
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from pipeline import portable_beam
+from pipeline import portable_beam, vanished_pushes
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -34,6 +34,7 @@ def metadata_config(config: PipelineConfig) -> metadata_store_pb2.ConnectionConf
 def run(config: PipelineConfig) -> List[ComponentRun]:
     """Runs the pipeline to completion and returns what each component of this run did."""
     os.makedirs(config.pipeline_root, exist_ok=True)
+    vanished_pushes.forget(metadata_store.MetadataStore(metadata_config(config)))
     if config.beam_runner == "portable":
         with portable_beam.services() as beam_args:
             _run(dataclasses.replace(

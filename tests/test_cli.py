@@ -73,6 +73,20 @@ def test_a_training_split_smaller_than_a_batch_stops_the_trainer_with_one_line(c
 
 
 @pytest.mark.slow
+def test_a_refusal_by_the_gate_names_the_check_and_exits_3(capsys, tmp_path):
+    code = cli.main(["run", "--pipeline-root", str(tmp_path / "root"), "--serving-dir",
+                     str(tmp_path / "serving"), "--synthetic-users", "60",
+                     "--synthetic-movies", "200", "--synthetic-ratings", "3000",
+                     "--model", "epochs=1", "--model", "batch_size=256",
+                     "--gate", "max_rmse_over_baseline=0.2"])
+    out = capsys.readouterr().out
+    assert code == cli.EXIT_NOT_BLESSED == 3, out
+    assert "no blessed model yet to compare with: NOT blessed, nothing pushed: RMSE is " in out
+    assert "x the global mean rating's, above --gate max_rmse_over_baseline=0.2" in out
+    assert not (tmp_path / "serving").exists()
+
+
+@pytest.mark.slow
 def test_run_reports_the_gate_and_the_pushed_version_in_a_bucket(capsys, tmp_path):
     """The serving directory may be an object store (TF's ram:// stands in for gs://)."""
     serving = f"ram://serving-{uuid.uuid4().hex}"
@@ -84,5 +98,5 @@ def test_run_reports_the_gate_and_the_pushed_version_in_a_bucket(capsys, tmp_pat
     out = capsys.readouterr().out
     assert code == 0, out
     assert "blessed." in out and "NOT blessed" not in out
-    assert f"Serving: {serving}/movielens (latest version 1)" in out
+    assert f"Serving: {serving}/movielens/1\n" in out
     assert tf.io.gfile.exists(f"{serving}/movielens/1/saved_model.pb")

@@ -2,10 +2,12 @@
 
 import collections
 import dataclasses
+import filecmp
 import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -188,6 +190,24 @@ def test_second_run_is_served_from_cache(first_run):
     assert _versions(config) == [1], "nothing is pushed twice"
 
 
+def test_a_removed_serving_directory_gets_the_blessed_model_again(first_run, tmp_path):
+    """`mv serving_model elsewhere`, then the same run: everything else is cached, and the
+    blessed model is pushed again as version 1."""
+    config, runs, _ = first_run
+    model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
+    shutil.move(config.serving.serving_dir, str(tmp_path / "elsewhere"))
+    again = _by_name(local_runner.run(config))
+    assert not again["VersionedPusher"].cached
+    assert all(r.cached for name, r in again.items() if r.outputs and name != "VersionedPusher")
+    assert _versions(config) == [1]
+    assert again["VersionedPusher"].properties["pushed_model"]["pushed_destination"] == \
+        os.path.join(model_dir, "1")
+    assert filecmp.cmp(os.path.join(model_dir, "1", "saved_model.pb"),
+                       str(tmp_path / "elsewhere" / config.serving.model_name / "1" /
+                           "saved_model.pb"), shallow=False)
+    assert all(r.cached for r in local_runner.run(config) if r.outputs)  # and no more
+
+
 def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(first_run):
     """Passes the absolute bounds but is much worse than the blessed model: the change
     thresholds against the latest blessed model stop it."""
@@ -197,6 +217,15 @@ def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(first_run):
     runs = _by_name(local_runner.run(worse))
     assert not runs["Trainer"].cached and not _blessed(runs["Evaluator"])
     assert _versions(config) == [1]
+    gate = gate_summary(runs["Evaluator"].outputs["evaluation"])
+    assert gate["compared_with_blessed_model"] and gate["failures"]
+    first = gate_summary(_by_name(first_run[1])["Evaluator"].outputs["evaluation"])
+    against = [f for f in gate["failures"]
+               if f["check"] in ("max_rmse_increase", "max_top_k_accuracy_decrease")]
+    assert against, gate["failures"]
+    for failure in against:  # named, with the blessed model's own number
+        measured = first["rmse" if failure["check"] == "max_rmse_increase" else "top_k_accuracy"]
+        assert failure["blessed_model"] == pytest.approx(measured, abs=1e-4)
     served = os.path.join(config.serving.serving_dir, "movielens", "1")
     assert tf.saved_model.load(served).signatures["retrieve"](user_id=tf.constant(["1"]))
 
@@ -210,6 +239,8 @@ def test_a_candidate_failing_a_bound_is_not_pushed(first_run, bounds):
     runs = _by_name(local_runner.run(strict))
     assert not _blessed(runs["Evaluator"])
     assert _versions(config) == [1]
+    failed = {f["check"] for f in gate_summary(runs["Evaluator"].outputs["evaluation"])["failures"]}
+    assert set(bounds) <= failed
 
 
 def test_the_gate_measures_the_naive_baselines_on_the_eval_split(first_run):
