@@ -10,11 +10,13 @@ that file is there. A model without a blessing, or one that TF Serving could not
 warm up (serving/servable.py), leaves the serving directory untouched.
 """
 
+import contextlib
 import dataclasses
+import fcntl
 import os
 import shutil
 import uuid
-from typing import Optional
+from typing import Iterator, Optional
 
 import tensorflow as tf
 from tfx import v1 as tfx
@@ -32,33 +34,74 @@ def next_version(model_dir: str) -> int:
 
 
 def _push_to_object_store(source: str, model_dir: str) -> str:
+    """One writer per model directory: object stores have no lock (README). A failed copy
+    removes what it wrote, so no version without its graph is left to count."""
     target = os.path.join(model_dir, str(next_version(model_dir)))
     files = [os.path.relpath(path, source) for path in storage.files_under(source)]
-    for relative in sorted(files, key=lambda f: f == storage.GRAPH_FILE):  # the graph file last
-        destination = os.path.join(target, relative)
-        tf.io.gfile.makedirs(os.path.dirname(destination))
-        tf.io.gfile.copy(os.path.join(source, relative), destination)
+    try:
+        for relative in sorted(files, key=lambda f: f == storage.GRAPH_FILE):  # graph last
+            destination = os.path.join(target, relative)
+            tf.io.gfile.makedirs(os.path.dirname(destination))
+            tf.io.gfile.copy(os.path.join(source, relative), destination)
+    except BaseException:
+        if tf.io.gfile.exists(target):
+            tf.io.gfile.rmtree(target)
+        raise
     return target
 
 
+STAGING_PREFIX = ".incoming-"  # <prefix><pid>-<random>: a copy not yet renamed into place
+LOCK_FILE = ".push.lock"
+
+
+@contextlib.contextmanager
+def _locked(model_dir: str) -> Iterator[None]:
+    """Holds an exclusive lock on the model directory: pushes from any process on this
+    machine take their version numbers one at a time. The kernel releases it when its
+    holder dies, even by SIGKILL."""
+    with open(os.path.join(model_dir, LOCK_FILE), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _remove_abandoned_copies(model_dir: str) -> None:
+    """Removes the staging copies of pushes whose process is gone (killed mid-copy)."""
+    for name in os.listdir(model_dir):
+        pid = name[len(STAGING_PREFIX):].split("-", 1)[0]
+        if name.startswith(STAGING_PREFIX) and pid.isascii() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def push(source: str, serving_dir: str, model_name: str) -> str:
-    """Copies the SavedModel at `source` to the next version; returns the version's path."""
+    """Copies the SavedModel at `source` to the next version; returns the version's path.
+    Locally the copy goes to a staging directory renamed into place under the lock, so no
+    two pushes take one number and TF Serving never sees a half-written version."""
     model_dir = os.path.join(serving_dir, model_name)
     if storage.is_url(serving_dir):
         tf.io.gfile.makedirs(model_dir)
         return _push_to_object_store(source, model_dir)
     os.makedirs(model_dir, exist_ok=True)
-    staging = os.path.join(model_dir, f".incoming-{uuid.uuid4().hex}")
-    shutil.copytree(source, staging)
+    staging = os.path.join(model_dir, f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}")
     try:
-        while True:
+        shutil.copytree(source, staging)
+        with _locked(model_dir):
+            _remove_abandoned_copies(model_dir)
             target = os.path.join(model_dir, str(next_version(model_dir)))
-            try:
-                os.rename(staging, target)  # atomic; fails if another push took the version
-                return target
-            except OSError:
-                if not os.path.isdir(target):
-                    raise
+            os.rename(staging, target)  # atomic
+            return target
     finally:
         if os.path.isdir(staging):
             shutil.rmtree(staging)

@@ -50,7 +50,7 @@ GRAPH_FILE = "saved_model.pb"  # a version directory's graph; TF Serving loads n
 
 def versions(model_dir: str) -> List[int]:
     """The version numbers under a model directory in TF Serving's layout (`<dir>/<n>/`)."""
-    return sorted(int(name) for name in listdir(model_dir) if name.isdigit())
+    return sorted(int(name) for name in listdir(model_dir) if name.isascii() and name.isdigit())
 
 
 def files_under(path: str) -> List[str]:

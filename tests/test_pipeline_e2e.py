@@ -20,7 +20,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components import code_version
-from components import features
+from components import features, pusher, storage
 from components.evaluator import gate_summary
 from components.gate_config import GateConfig
 from components.movielens import synthetic
@@ -67,7 +67,7 @@ def _by_name(runs):
 
 def _versions(config):
     model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
-    return sorted(int(v) for v in os.listdir(model_dir)) if os.path.isdir(model_dir) else []
+    return storage.versions(model_dir) if os.path.isdir(model_dir) else []
 
 
 def _blessed(run):
@@ -113,7 +113,8 @@ def test_the_blessed_model_is_pushed_as_version_1(first_run):
     assert _blessed(_by_name(runs)["Evaluator"])
     assert _versions(config) == [1]
     served = os.path.join(config.serving.serving_dir, "movielens", "1")
-    assert not [n for n in os.listdir(os.path.dirname(served)) if n.startswith(".")]
+    assert not [n for n in os.listdir(os.path.dirname(served))
+                if n.startswith(pusher.STAGING_PREFIX)]
     assert _by_name(runs)["VersionedPusher"].properties["pushed_model"]["pushed"] == 1
 
 

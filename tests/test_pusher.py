@@ -17,7 +17,7 @@ def test_versions_increase_and_nothing_half_written_is_left(tmp_path):
     first = pusher.push(_model(tmp_path), serving, "movielens")
     second = pusher.push(_model(tmp_path, "retrained"), serving, "movielens")
     assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
-    assert sorted(os.listdir(os.path.join(serving, "movielens"))) == ["1", "2"]
+    assert sorted(os.listdir(os.path.join(serving, "movielens"))) == [pusher.LOCK_FILE, "1", "2"]
     with open(os.path.join(second, "saved_model.pb"), "rb") as copied:
         assert copied.read() == b"graph"
 
@@ -33,7 +33,7 @@ def test_a_failed_copy_leaves_the_serving_directory_as_it_was(tmp_path):
     pusher.push(_model(tmp_path), serving, "movielens")
     with pytest.raises(OSError):
         pusher.push(str(tmp_path / "missing"), serving, "movielens")
-    assert os.listdir(os.path.join(serving, "movielens")) == ["1"]
+    assert sorted(os.listdir(os.path.join(serving, "movielens"))) == [pusher.LOCK_FILE, "1"]
 
 
 def test_object_stores_get_every_file_with_the_graph_written_last(tmp_path, monkeypatch):
@@ -52,3 +52,81 @@ def test_object_stores_get_every_file_with_the_graph_written_last(tmp_path, monk
     assert (first, second) == (f"{serving}/movielens/1", f"{serving}/movielens/2")
     assert copied == ["variables.index", "saved_model.pb"] * 2
     assert tf.io.gfile.GFile(f"{second}/saved_model.pb", "rb").read() == b"graph"
+
+
+def test_a_copy_failing_half_way_leaves_nothing_behind(tmp_path, monkeypatch):
+    """An OSError from the file layer (a full disk) on the second file: the served versions
+    are as they were, and no staging copy is left."""
+    import shutil
+
+    serving = str(tmp_path / "serving")
+    pusher.push(_model(tmp_path), serving, "movielens")
+    source = _model(tmp_path, "retrained")
+    (tmp_path / "retrained" / "variables" / "variables.index").write_bytes(b"index")
+    real_copy, calls = shutil.copyfile, []
+
+    def failing_copy(src, dst, **kwargs):
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_copy(src, dst, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", failing_copy)
+    with pytest.raises(shutil.Error, match="No space left on device"):
+        pusher.push(source, serving, "movielens")
+    assert len(calls) == 2
+    assert sorted(os.listdir(os.path.join(serving, "movielens"))) == [pusher.LOCK_FILE, "1"]
+
+
+def test_an_object_store_copy_failing_half_way_removes_the_partial_version(tmp_path,
+                                                                          monkeypatch):
+    import tensorflow as tf
+
+    source = _model(tmp_path)
+    (tmp_path / "model" / "variables" / "variables.index").write_bytes(b"index")
+    serving = f"ram://{tmp_path.name}/failing"
+
+    def failing_copy(src, dst, *args, **kwargs):
+        if dst.endswith("saved_model.pb"):
+            raise tf.errors.UnavailableError(None, None, "connection reset")
+        return real_copy(src, dst, *args, **kwargs)
+
+    real_copy = tf.io.gfile.copy
+    monkeypatch.setattr(tf.io.gfile, "copy", failing_copy)
+    with pytest.raises(tf.errors.UnavailableError):
+        pusher.push(source, serving, "movielens")
+    assert not tf.io.gfile.exists(f"{serving}/movielens/1")
+    monkeypatch.setattr(tf.io.gfile, "copy", real_copy)
+    assert pusher.push(source, serving, "movielens") == f"{serving}/movielens/1"
+
+
+def _push_many(source, serving, count):
+    return [pusher.push(source, serving, "movielens") for _ in range(count)]
+
+
+def test_two_processes_pushing_to_one_directory_never_share_a_version(tmp_path):
+    import multiprocessing
+
+    source, serving = _model(tmp_path), str(tmp_path / "serving")
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pushed = pool.starmap(_push_many, [(source, serving, 10)] * 2)
+    numbers = sorted(int(os.path.basename(path)) for paths in pushed for path in paths)
+    assert numbers == list(range(1, 21))
+    for number in numbers:
+        with open(os.path.join(serving, "movielens", str(number), "saved_model.pb"), "rb") as f:
+            assert f.read() == b"graph"
+
+
+def test_the_staging_copy_of_a_killed_push_is_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    serving = str(tmp_path / "serving")
+    model_dir = os.path.join(serving, "movielens")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    os.makedirs(os.path.join(model_dir, f"{pusher.STAGING_PREFIX}{dead}-abc", "variables"))
+    live = os.path.join(model_dir, f"{pusher.STAGING_PREFIX}{os.getpid()}-def")
+    os.makedirs(live)  # a push of a process still running: left alone
+    pusher.push(_model(tmp_path), serving, "movielens")
+    assert sorted(os.listdir(model_dir)) == sorted(["1", pusher.LOCK_FILE, os.path.basename(live)])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import pusher
+from components import pusher, storage
 from serving import export, servable, warmup
 
 
@@ -100,7 +100,7 @@ def test_a_blessed_but_unservable_model_is_never_pushed(tmp_path):
     assert refused.destination is None
     assert refused.reason.startswith("not servable by TF Serving, nothing pushed: warm-up")
     assert "\n" not in refused.reason
-    assert os.listdir(os.path.join(serving, "m")) == ["1"]
+    assert storage.versions(os.path.join(serving, "m")) == [1]
 
 
 def test_an_unblessed_model_is_not_checked_nor_pushed(tmp_path):
