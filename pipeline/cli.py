@@ -7,6 +7,7 @@ import gc
 import logging as std_logging
 import math
 import os
+import signal
 import sys
 import time
 import warnings
@@ -17,6 +18,17 @@ from serving.client import DEFAULT_TIMEOUT
 # Exit codes of `run` (README, "Running"): 2 is a configuration or input error.
 EXIT_NOT_BLESSED = 3  # the gate refused the candidate: nothing pushed
 EXIT_NOT_PUSHED = 4  # blessed, but not pushed (e.g. TF Serving could not load it)
+EXIT_ROOT_IN_USE = 75  # another run holds the pipeline root (EX_TEMPFAIL: try again later)
+EXIT_SIGNALLED = 128  # + the signal's number: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the run unwinds the same way
+    (Python's default for SIGTERM ends the process without running any cleanup)."""
+
+
+def _raise_interrupted(signum, frame) -> None:
+    raise Interrupted()
 
 # TensorFlow's C++ start-up chatter (CUDA not found, cuFFT/cuDNN factories; logged as errors)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -264,7 +276,14 @@ def _run(args: argparse.Namespace) -> int:
     )
     _configure_logging(args.verbose)
     started = time.monotonic()
-    components = local_runner.run(config)
+    default_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        components = local_runner.run(config)
+    except KeyboardInterrupt as stop:
+        return _report_interrupt(config, signal.SIGTERM if isinstance(stop, Interrupted)
+                                 else signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, default_handler)
     elapsed = time.monotonic() - started
     print(f"\nPipeline '{config.pipeline_name}' finished in {elapsed:.1f} s. "
           f"ML Metadata: {config.metadata_path}")
@@ -277,6 +296,18 @@ def _run(args: argparse.Namespace) -> int:
     if components and all(c.cached for c in components if c.outputs):
         print("Nothing changed since the last run: every component was served from the cache.")
     return _print_gate(config, components)
+
+
+def _report_interrupt(config, signum: signal.Signals) -> int:
+    """One line: which component stopped and what the next run reuses."""
+    from pipeline import local_runner
+
+    stopped, done = local_runner.cancel_interrupted(config)
+    where = f" during {', '.join(stopped)}" if stopped else ""
+    kept = (f"; {', '.join(done)} completed and will be reused: the next run resumes there"
+            if done else "; nothing had completed")
+    print(f"movielens-tfx run: interrupted ({signum.name}){where}{kept}", file=sys.stderr)
+    return EXIT_SIGNALLED + signum
 
 
 def _print_gate(config, components) -> int:
@@ -461,6 +492,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from components.movielens.tfds_source import SourceUnavailableError
     from components.config_error import ConfigError
     from pipeline.portable_beam import PortableBeamError
+    from pipeline.run_lock import RootInUse
     from serving.client import ServingError
 
     args = _parser().parse_args(argv)
@@ -475,6 +507,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             PortableBeamError) as error:
         print(f"movielens-tfx {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except RootInUse as error:
+        print(f"movielens-tfx {args.command}: {error}", file=sys.stderr)
+        return EXIT_ROOT_IN_USE
     finally:
         # Free TF functions while TF's modules still exist: left to interpreter shutdown, each
         # one prints "Exception ignored in AtomicFunction.__del__ ... NoneType".

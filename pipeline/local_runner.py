@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from pipeline import portable_beam, vanished_pushes
+from pipeline import portable_beam, run_lock, vanished_pushes
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -32,17 +31,18 @@ def metadata_config(config: PipelineConfig) -> metadata_store_pb2.ConnectionConf
 
 
 def run(config: PipelineConfig) -> List[ComponentRun]:
-    """Runs the pipeline to completion and returns what each component of this run did."""
-    os.makedirs(config.pipeline_root, exist_ok=True)
-    vanished_pushes.forget(metadata_store.MetadataStore(metadata_config(config)))
-    if config.beam_runner == "portable":
-        with portable_beam.services() as beam_args:
-            _run(dataclasses.replace(
-                config, beam_runner="direct",
-                extra_beam_args=config.extra_beam_args + tuple(beam_args)))
-    else:
-        _run(config)
-    return latest_run(config)
+    """Runs the pipeline to completion and returns what each component of this run did.
+    Raises run_lock.RootInUse at once if another run holds the pipeline root."""
+    with run_lock.held(config.pipeline_root):
+        vanished_pushes.forget(metadata_store.MetadataStore(metadata_config(config)))
+        if config.beam_runner == "portable":
+            with portable_beam.services() as beam_args:
+                _run(dataclasses.replace(
+                    config, beam_runner="direct",
+                    extra_beam_args=config.extra_beam_args + tuple(beam_args)))
+        else:
+            _run(config)
+        return latest_run(config)
 
 
 def _run(config: PipelineConfig) -> None:
@@ -82,3 +82,26 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
             started=execution.create_time_since_epoch / 1000.0,
         ))
     return summary
+
+
+def cancel_interrupted(config: PipelineConfig) -> Tuple[List[str], List[str]]:
+    """After an interrupt: marks the latest run's RUNNING executions CANCELED (TFX leaves
+    them RUNNING; their outputs were never published, so no later run can use them) and
+    returns (the components that were stopped, those that had completed)."""
+    store = metadata_store.MetadataStore(metadata_config(config))
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        return [], []
+    latest = max(runs, key=lambda context: context.create_time_since_epoch)
+    stopped, done = [], []
+    for execution in sorted(store.get_executions_by_context(latest.id), key=lambda e: e.id):
+        node = next(c for c in store.get_contexts_by_execution(execution.id)
+                    if c.type == "node").name.split(".", 1)[-1]
+        if execution.last_known_state == metadata_store_pb2.Execution.RUNNING:
+            execution.last_known_state = metadata_store_pb2.Execution.CANCELED
+            store.put_executions([execution])
+            stopped.append(node)
+        elif execution.last_known_state in (metadata_store_pb2.Execution.COMPLETE,
+                                            metadata_store_pb2.Execution.CACHED):
+            done.append(node)
+    return stopped, done
