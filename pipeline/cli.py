@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 from serving.client import DEFAULT_TIMEOUT
 
 # Exit codes of `run` (README, "Running"): 2 is a configuration or input error.
+EXIT_FAILED = 1  # a component failed (one line names it and the error)
 EXIT_NOT_BLESSED = 3  # the gate refused the candidate: nothing pushed
 EXIT_NOT_PUSHED = 4  # blessed, but not pushed (e.g. TF Serving could not load it)
 EXIT_ROOT_IN_USE = 75  # another run holds the pipeline root (EX_TEMPFAIL: try again later)
@@ -258,7 +259,7 @@ def _configure_logging(verbose: bool) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from components import storage
-    from pipeline import local_runner
+    from pipeline import local_runner, run_lock
     from pipeline.config import PipelineConfig, ServingConfig
 
     config = PipelineConfig(
@@ -282,6 +283,16 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         return _report_interrupt(config, signal.SIGTERM if isinstance(stop, Interrupted)
                                  else signal.SIGINT)
+    except Exception as error:  # a component failed: one line, unless asked for the rest
+        if isinstance(error, (*_user_errors(), run_lock.RootInUse)) or args.verbose:
+            raise
+        failed = local_runner.failed_components(config)
+        if not failed:
+            raise
+        print(f"movielens-tfx run: error: {', '.join(failed)} failed: "
+              f"{type(error).__name__}: {error}; nothing was pushed, the served versions are "
+              "as they were (--verbose shows the traceback)", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, default_handler)
     elapsed = time.monotonic() - started
@@ -487,13 +498,19 @@ def _rate(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _user_errors() -> tuple:
+    """The errors of a configuration or an input: one line and exit code 2."""
+    from components.config_error import ConfigError
     from components.movielens.records import DataFormatError
     from components.movielens.tfds_source import SourceUnavailableError
-    from components.config_error import ConfigError
     from pipeline.portable_beam import PortableBeamError
-    from pipeline.run_lock import RootInUse
     from serving.client import ServingError
+
+    return ConfigError, DataFormatError, SourceUnavailableError, ServingError, PortableBeamError
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from pipeline import run_lock
 
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "generate": _generate, "experiments": _experiments,
@@ -503,11 +520,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "recommend": _recommend, "rate": _rate}
     try:
         return handlers[args.command](args)
-    except (ConfigError, DataFormatError, SourceUnavailableError, ServingError,
-            PortableBeamError) as error:
+    except _user_errors() as error:
         print(f"movielens-tfx {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except RootInUse as error:
+    except run_lock.RootInUse as error:
         print(f"movielens-tfx {args.command}: {error}", file=sys.stderr)
         return EXIT_ROOT_IN_USE
     finally:

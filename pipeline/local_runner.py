@@ -52,15 +52,8 @@ def _run(config: PipelineConfig) -> None:
 
 def latest_run(config: PipelineConfig) -> List[ComponentRun]:
     store = metadata_store.MetadataStore(metadata_config(config))
-    runs = store.get_contexts_by_type("pipeline_run")
-    if not runs:
-        return []
-    latest = max(runs, key=lambda context: context.create_time_since_epoch)
-    executions = sorted(store.get_executions_by_context(latest.id), key=lambda e: e.id)
     summary = []
-    for execution in executions:
-        node = next(c for c in store.get_contexts_by_execution(execution.id)
-                    if c.type == "node")
+    for node, execution in _latest_executions(store):
         outputs, properties = {}, {}
         events = store.get_events_by_execution_ids([execution.id])
         output_events = [e for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
@@ -73,7 +66,7 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
                 key: getattr(value, value.WhichOneof("value"))
                 for key, value in artifact.custom_properties.items() if value.WhichOneof("value")}
         summary.append(ComponentRun(
-            component=node.name.split(".", 1)[-1],
+            component=node,
             cached=execution.last_known_state == metadata_store_pb2.Execution.CACHED,
             outputs=outputs,
             properties=properties,
@@ -84,19 +77,26 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
     return summary
 
 
+def _latest_executions(store: metadata_store.MetadataStore
+                       ) -> List[Tuple[str, metadata_store_pb2.Execution]]:
+    """(component, execution) of the latest pipeline run, in the order they started."""
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        return []
+    latest = max(runs, key=lambda context: context.create_time_since_epoch)
+    return [(next(c for c in store.get_contexts_by_execution(execution.id)
+                  if c.type == "node").name.split(".", 1)[-1], execution)
+            for execution in sorted(store.get_executions_by_context(latest.id),
+                                    key=lambda e: e.id)]
+
+
 def cancel_interrupted(config: PipelineConfig) -> Tuple[List[str], List[str]]:
     """After an interrupt: marks the latest run's RUNNING executions CANCELED (TFX leaves
     them RUNNING; their outputs were never published, so no later run can use them) and
     returns (the components that were stopped, those that had completed)."""
     store = metadata_store.MetadataStore(metadata_config(config))
-    runs = store.get_contexts_by_type("pipeline_run")
-    if not runs:
-        return [], []
-    latest = max(runs, key=lambda context: context.create_time_since_epoch)
     stopped, done = [], []
-    for execution in sorted(store.get_executions_by_context(latest.id), key=lambda e: e.id):
-        node = next(c for c in store.get_contexts_by_execution(execution.id)
-                    if c.type == "node").name.split(".", 1)[-1]
+    for node, execution in _latest_executions(store):
         if execution.last_known_state == metadata_store_pb2.Execution.RUNNING:
             execution.last_known_state = metadata_store_pb2.Execution.CANCELED
             store.put_executions([execution])
@@ -105,3 +105,10 @@ def cancel_interrupted(config: PipelineConfig) -> Tuple[List[str], List[str]]:
                                             metadata_store_pb2.Execution.CACHED):
             done.append(node)
     return stopped, done
+
+
+def failed_components(config: PipelineConfig) -> List[str]:
+    """The components whose execution failed in the latest run."""
+    store = metadata_store.MetadataStore(metadata_config(config))
+    return [node for node, execution in _latest_executions(store)
+            if execution.last_known_state == metadata_store_pb2.Execution.FAILED]

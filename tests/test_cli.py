@@ -1,3 +1,4 @@
+import os
 import uuid
 
 import numpy as np
@@ -100,3 +101,34 @@ def test_run_reports_the_gate_and_the_pushed_version_in_a_bucket(capsys, tmp_pat
     assert "blessed." in out and "NOT blessed" not in out
     assert f"Serving: {serving}/movielens/1\n" in out
     assert tf.io.gfile.exists(f"{serving}/movielens/1/saved_model.pb")
+
+
+@pytest.mark.slow
+def test_a_write_failure_in_the_trainer_fails_the_run_with_one_line(capsys, tmp_path,
+                                                                   monkeypatch):
+    """An OSError from the file layer while the Trainer exports: exit 1, one line naming
+    the component and the error, the served version untouched, nothing left that a later
+    run could take for the Trainer's output."""
+    from components import storage
+    from serving import export
+
+    where = ["--pipeline-root", str(tmp_path / "root"), "--serving-dir",
+             str(tmp_path / "serving"), "--synthetic-users", "60", "--synthetic-movies", "200",
+             "--synthetic-ratings", "3000", "--model", "batch_size=256",
+             "--gate", "max_rmse_over_baseline=3", "--gate", "min_top_k_over_baseline=0"]
+    assert cli.main(["run", *where, "--model", "epochs=2"]) == 0
+    capsys.readouterr()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "export", full_disk)
+    code = cli.main(["run", *where, "--model", "epochs=1"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED == 1
+    assert err.strip().splitlines()[-1].startswith(
+        "movielens-tfx run: error: Trainer failed: OSError: [Errno 28] No space left on device")
+    assert "Traceback" not in err
+    assert storage.versions(str(tmp_path / "serving" / "movielens")) == [1]
+    models = sorted(os.listdir(tmp_path / "root" / "Trainer" / "model"))
+    assert len(models) == 1, models  # the failed execution's output folder was removed
