@@ -29,7 +29,7 @@ setup(
     ],
     extras_require={
         # tests/test_deploy.py loads the Kubernetes manifests into the client's models
-        "dev": ["pytest", "kubernetes", "pyyaml"],
+        "dev": ["pytest", "kubernetes", "pyyaml", "hypothesis"],
         # the experiments' peers (pipeline/peers.py). cornac 2.2 is the last release for
         # numpy < 2, which TensorFlow 2.16 needs (cornac 2.3+ requires numpy > 2).
         "bench": ["cornac==2.2.2", "implicit==0.7.3", "scikit-surprise==1.1.5"],

@@ -132,3 +132,17 @@ def test_a_write_failure_in_the_trainer_fails_the_run_with_one_line(capsys, tmp_
     assert storage.versions(str(tmp_path / "serving" / "movielens")) == [1]
     models = sorted(os.listdir(tmp_path / "root" / "Trainer" / "model"))
     assert len(models) == 1, models  # the failed execution's output folder was removed
+
+
+@pytest.mark.slow
+def test_a_degraded_model_on_the_real_movielens_100k_is_refused(capsys, tmp_path, ml100k_dir):
+    """One epoch at a learning rate that cannot move the weights: the default gate's ratio
+    checks refuse it on real data, the run exits 3 and nothing is pushed."""
+    code = cli.main(["run", "--data", ml100k_dir, "--pipeline-root", str(tmp_path / "root"),
+                     "--serving-dir", str(tmp_path / "serving"), "--model", "epochs=1",
+                     "--model", "learning_rate=1e-7", "--model", "embedding_dim=8"])
+    out = capsys.readouterr().out
+    assert code == cli.EXIT_NOT_BLESSED, out
+    assert "NOT blessed, nothing pushed: " in out
+    assert "above --gate max_rmse_over_baseline=0.95" in out
+    assert not (tmp_path / "serving").exists()
