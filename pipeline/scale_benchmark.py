@@ -25,7 +25,7 @@ from components import storage
 from components.evaluator import gate_summary
 from components.movielens.config import DataConfig
 from components.pusher import PUSH_OUTCOME
-from pipeline import files, gate_spread, local_runner, serving_benchmark
+from pipeline import cli, files, gate_spread, local_runner, serving_benchmark
 from pipeline.config import PipelineConfig
 from serving.session_model import SessionModel
 
@@ -51,6 +51,10 @@ def _tree_rss(process: psutil.Process) -> int:
         except psutil.Error:  # a worker that just exited
             pass
     return total
+
+
+# Exit codes of a run that completed: pushed, refused by the gate, or blessed but not pushed.
+COMPLETED = (0, cli.EXIT_NOT_BLESSED, cli.EXIT_NOT_PUSHED)
 
 
 def _run_size(name: str, size: Tuple[int, int, int], root: str, gate_examples: int,
@@ -79,7 +83,7 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str, gate_examples: i
         code = child.wait()
         sampler.join()
     seconds = time.time() - started
-    if code != 0:
+    if code not in COMPLETED:
         with open(os.path.join(root, "run.log"), encoding="utf-8", errors="replace") as output:
             tail = output.read()[-3000:]
         raise RunFailed(f"{name}: the run failed (exit {code}); its last output:\n{tail}")
