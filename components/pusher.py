@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import fcntl
 import os
+import re
 import shutil
 import uuid
 from typing import Iterator, Optional
@@ -51,6 +52,7 @@ def _push_to_object_store(source: str, model_dir: str) -> str:
 
 
 STAGING_PREFIX = ".incoming-"  # <prefix><pid>-<random>: a copy not yet renamed into place
+_STAGING = re.compile(re.escape(STAGING_PREFIX) + r"([0-9]+)-[0-9a-f]+")
 LOCK_FILE = ".push.lock"
 
 
@@ -70,8 +72,8 @@ def _locked(model_dir: str) -> Iterator[None]:
 def _remove_abandoned_copies(model_dir: str) -> None:
     """Removes the staging copies of pushes whose process is gone (killed mid-copy)."""
     for name in os.listdir(model_dir):
-        pid = name[len(STAGING_PREFIX):].split("-", 1)[0]
-        if name.startswith(STAGING_PREFIX) and pid.isascii() and pid.isdigit() and not _alive(int(pid)):
+        staged = _STAGING.fullmatch(name)
+        if staged and not _alive(int(staged.group(1))):
             shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
 
 

@@ -11,9 +11,9 @@ import time
 import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
 
-from pipeline import cli
+from pipeline import cli, local_runner
+from pipeline.config import PipelineConfig
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,8 @@ BEFORE_TRAINER = ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform"]
 
 
 def _trainer_states(root):
-    store = metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
-        os.path.join(root, "metadata.sqlite")))
+    store = metadata_store.MetadataStore(
+        local_runner.metadata_config(PipelineConfig(pipeline_root=root)))
     node = next(c for c in store.get_contexts_by_type("node") if c.name.endswith(".Trainer"))
     return [e.last_known_state
             for e in sorted(store.get_executions_by_context(node.id), key=lambda e: e.id)]
