@@ -358,3 +358,19 @@ def test_user_weight_power_divides_a_positive_by_its_users_rating_count():
     each = [_log_softmax_loss(logits[i: i + 1], np.array([[1, 0][i]])) for i in range(2)]
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
         (each[0] / 3 + each[1]) / (1 / 3 + 1), rel=1e-4)
+
+
+def test_the_catalogue_softmax_masks_by_bit_across_byte_boundaries():
+    """Movies 7, 8 and 12 sit on either side of a byte of the packed mask; the OOV movie
+    (index 13) is no column of the catalogue."""
+    config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, catalogue_softmax_limit=13,
+                         user_weight_power=0.0, **SMALL)
+    users, movies = np.array([0, 0, 0, 1, 1, 2]), np.array([7, 8, 12, 0, 13, 5])
+    model = model_lib.build(3, 13, users, movies, config)
+    x = {USER_INDEX: tf.constant([0, 0, 1, 2]), MOVIE_INDEX: tf.constant([8, 3, 0, 5])}
+    out = model(x)
+    model.compute_loss(x, tf.zeros(4), out)
+    logits = out["user_vector"].numpy() @ model.movie_embedding.embeddings.numpy()[:13].T
+    logits[0, [7, 12]] = logits[1, [7, 8, 12]] = -1e9  # row 2's only other movie is OOV
+    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
+        _log_softmax_loss(logits, np.array([8, 3, 0, 5])), rel=1e-4)
