@@ -97,6 +97,7 @@ def test_ml_latest_csv_format_with_half_stars(tmp_path):
         ("0\t1\t5\t881250949\n", 1, "user_id", "integer id from 1 to 2,147,483,647"),
         ("-3\t1\t5\t881250949\n", 1, "user_id", "integer id from 1"),
         (f"{2**63}\t1\t5\t881250949\n", 1, "user_id", "integer id from 1"),
+        (f"{'7' * 5000}\t1\t5\t881250949\n", 1, "user_id", "integer id from 1"),
         ("1\t1\tnan\t881250949\n", 1, "rating", "expected a number of stars"),
         ("1\t1\tinf\t881250949\n", 1, "rating", "expected a number of stars"),
         ("1\t1\t\u0663\t881250949\n", 1, "rating", "expected a number of stars"),
@@ -194,3 +195,73 @@ def test_real_movielens_100k(ml100k_dir):
     assert data.movies["543"].title == "Misérables, Les (1995)"  # latin-1 in u.item
     counts = np.bincount(data.ratings.astype(int), minlength=6)[1:]
     assert counts.tolist() == [6110, 11370, 27145, 34174, 21201]
+
+
+def _zip(tmp_path, folder, names, compression=zipfile.ZIP_DEFLATED):
+    archive = str(tmp_path / "ml-100k.zip")
+    with zipfile.ZipFile(archive, "w", compression=compression) as out:
+        for name in names:
+            out.write(os.path.join(folder, name), f"ml-100k/{name}")
+    return archive
+
+
+def test_a_zip_without_the_expected_members_names_what_it_holds(tmp_path):
+    archive = _zip(tmp_path, _ml100k(tmp_path, "1\t1\t5\t881250949\n"), ["u.data"])
+    with pytest.raises(DataFormatError) as error:
+        parsers.read_movielens(archive)
+    assert str(error.value).startswith(
+        f"{archive}: holds no MovieLens release I know (it holds: u.data). Expected")
+    assert "ml-100k: u.data and u.item" in str(error.value)
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_a_damaged_zip_member_is_named(tmp_path, compression):
+    """Deflated, a changed byte breaks the inflation; stored, a rating changed from 5 to 4
+    still parses, and only the member's checksum tells."""
+    rows = "".join(f"{u}\t1\t5\t881250949\n" for u in range(1, 400))
+    archive = _zip(tmp_path, _ml100k(tmp_path, rows), ["u.item", "u.data"], compression)
+    content = bytearray(open(archive, "rb").read())
+    start = content.index(b"ml-100k/u.data") + len("ml-100k/u.data")
+    if compression == zipfile.ZIP_STORED:
+        content[content.index(b"\t5\t", start) + 1] = ord("4")
+    else:
+        content[start + 40] ^= 0xFF
+    open(archive, "wb").write(bytes(content))
+    with pytest.raises(DataFormatError) as error:
+        parsers.read_movielens(archive)
+    assert str(error.value).startswith(
+        f"{archive}!ml-100k/u.data: is damaged in the zip archive (")
+    assert str(error.value).endswith("); fetch the archive again")
+
+
+def test_a_zip_cut_off_is_named_as_cut_off(tmp_path):
+    archive = _zip(tmp_path, _ml100k(tmp_path, "1\t1\t5\t881250949\n"), ["u.item", "u.data"])
+    content = open(archive, "rb").read()
+    open(archive, "wb").write(content[: len(content) // 2])
+    with pytest.raises(DataFormatError, match="starts as a zip archive but has no directory at "
+                                              "its end: it looks cut off"):
+        parsers.read_movielens(archive)
+
+
+@pytest.mark.parametrize("cut", ["1\t1\t5\t88125", "1\t1\t5\t881250949"])
+def test_a_file_cut_off_in_its_last_line_is_refused(tmp_path, cut):
+    """A cut timestamp is still a timestamp: only the missing line break tells."""
+    folder = _ml100k(tmp_path, "2\t1\t5\t881250949\n" + cut)
+    with pytest.raises(DataFormatError) as error:
+        parsers.read_movielens(folder)
+    assert (error.value.path, error.value.line) == (os.path.join(folder, "u.data"), 2)
+    assert "without a line break: it looks cut off" in str(error.value)
+
+
+def test_a_header_line_in_u_data_is_refused_at_line_one(tmp_path):
+    folder = _ml100k(tmp_path, "user_id\titem_id\trating\ttimestamp\n1\t1\t5\t881250949\n")
+    with pytest.raises(DataFormatError) as error:
+        parsers.read_movielens(folder)
+    assert (error.value.line, error.value.field) == (1, "user_id")
+
+
+def test_a_csv_with_its_header_only_holds_no_ratings(tmp_path):
+    _write(str(tmp_path / "movies.csv"), "movieId,title,genres\n1,Toy Story (1995),Comedy\n")
+    _write(str(tmp_path / "ratings.csv"), "userId,movieId,rating,timestamp\n")
+    with pytest.raises(DataFormatError, match=r"ratings\.csv: holds no ratings"):
+        parsers.read_movielens(str(tmp_path))

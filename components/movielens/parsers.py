@@ -18,6 +18,7 @@ import dataclasses
 import os
 import re
 import zipfile
+import zlib
 from typing import IO, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
@@ -41,6 +42,10 @@ _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 MAX_ID = 2**31 - 1  # MovieLens ids count from 1; the largest release's are below 400,000
 MAX_TIMESTAMP = 10**12  # seconds since 1970: year 33,658
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, which some editors put first
+_ZIP_MAGIC = b"PK\x03\x04"  # the first bytes of a zip archive (its directory is at the end)
+# What zipfile raises on a damaged member: a bad checksum, or compressed data that ends
+# early or does not inflate.
+_DAMAGED_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +92,21 @@ class _Source:
         elif storage.exists(path):
             self._stream = storage.open_binary(path)
             if not storage.is_zip(self._stream):
+                self._stream.seek(0)
+                cut_off = self._stream.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
                 self.close()
+                if cut_off:
+                    raise DataFormatError(path, "starts as a zip archive but has no directory "
+                                                "at its end: it looks cut off (an interrupted "
+                                                "download or copy); fetch it again")
                 raise DataFormatError(path, "is neither a directory nor a zip archive of "
                                             "MovieLens")
-            self._zip = zipfile.ZipFile(self._stream)
+            try:
+                self._zip = zipfile.ZipFile(self._stream)
+            except zipfile.BadZipFile as error:
+                self.close()
+                raise DataFormatError(path, f"is a damaged zip archive ({error}); fetch it "
+                                            "again") from None
             self._members = {
                 os.path.basename(name): name
                 for name in self._zip.namelist()
@@ -107,11 +123,19 @@ class _Source:
             return f"{self.path}!{self._members[name]}"
         return self._members[name]
 
+    def names(self) -> List[str]:
+        return sorted(self._members)
+
     @contextlib.contextmanager
     def open(self, name: str) -> Iterator[IO[bytes]]:
         if self._zip is not None:
-            with self._zip.open(self._members[name]) as stream:
-                yield stream
+            try:
+                with self._zip.open(self._members[name]) as stream:
+                    yield stream
+            except _DAMAGED_MEMBER as error:
+                raise DataFormatError(self.label(name), f"is damaged in the zip archive "
+                                                        f"({error}); fetch the archive "
+                                                        "again") from None
         else:
             with storage.open_binary(self._members[name]) as stream:
                 yield stream
@@ -123,12 +147,14 @@ class _Source:
             self._stream.close()
 
     def lines(self, name: str, encoding: str) -> Iterator[Tuple[int, str]]:
-        """Yields (1-based line number, text without the line break); empty files are errors."""
+        """Yields (1-based line number, text without the line break). An empty file is an
+        error, and so is a last line with text but no line break: every MovieLens file ends
+        with one, and a file cut off in the middle of a line may still parse (a timestamp
+        cut short is a timestamp)."""
         label = self.label(name)
-        seen_any = False
+        number, raw = 0, b""
         with self.open(name) as stream:
             for number, raw in enumerate(stream, start=1):
-                seen_any = True
                 if number == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM):]
                 try:
@@ -144,8 +170,13 @@ class _Source:
                 text = text.rstrip("\r\n")
                 if text.strip():
                     yield number, text
-        if not seen_any:
+        if not number:
             raise DataFormatError(label, "file is empty")
+        if not raw.endswith(b"\n") and raw.strip():
+            raise DataFormatError(label, "the file ends in this line, without a line break: it "
+                                         "looks cut off (an interrupted download or copy). If "
+                                         "the line is complete, end it with a line break",
+                                  line=number)
 
 
 def _files_in_directory(path: str) -> Dict[str, str]:
@@ -348,8 +379,11 @@ def _detect(source: _Source) -> _Format:
         if source.has(fmt.ratings_file) and source.has(fmt.movies_file):
             return fmt
     expected = "; ".join(f"{f.name}: {f.ratings_file} and {f.movies_file}" for f in FORMATS)
+    names = source.names()
+    held = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
     raise DataFormatError(
-        source.path, f"holds no MovieLens release I know. Expected the files of one of {expected}"
+        source.path, f"holds no MovieLens release I know (it holds: {held or 'no files'}). "
+                     f"Expected the files of one of {expected}"
     )
 
 

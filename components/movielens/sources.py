@@ -7,17 +7,20 @@ from typing import Tuple
 import numpy as np
 
 from components import storage
-from components.movielens import parsers, splits, synthetic, tfds_source
+from components.movielens import duplicates, parsers, splits, synthetic, tfds_source
 from components.movielens.config import SYNTHETIC, TFDS, DataConfig
 from components.movielens.records import MovieLensData
 
 
 def load(config: DataConfig) -> MovieLensData:
+    """The ratings of the source `config` names, one a (user, movie) pair (see
+    duplicates.py)."""
     if config.source == SYNTHETIC:
         return synthetic.generate(config.synthetic)
     if config.source == TFDS:
-        return tfds_source.load_tfds(config.tfds_dataset, config.tfds_data_dir)
-    return parsers.read_movielens(config.source)
+        return duplicates.keep_latest(
+            tfds_source.load_tfds(config.tfds_dataset, config.tfds_data_dir))
+    return duplicates.keep_latest(parsers.read_movielens(config.source))
 
 
 def load_split(config: DataConfig) -> Tuple[MovieLensData, np.ndarray]:
