@@ -26,6 +26,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from serving.limits import MAX_BATCH
+
 DEFAULT_TIMEOUT = 10.0  # seconds per attempt
 DEFAULT_ATTEMPTS = 3  # for UNAVAILABLE only
 _BACKOFF = 0.2  # seconds before the second attempt, doubled after each
@@ -353,9 +355,12 @@ class GrpcTransport:
 
 
 def _is_text(values) -> bool:
+    """Strings, or an empty list: it has no type of its own, and every input of this
+    model's signatures is a string (TF Serving refuses a tensor of another type, even an
+    empty one)."""
     if isinstance(values, np.ndarray):
         return values.dtype.kind in "OSU"
-    return len(values) > 0 and isinstance(values[0], (str, bytes))
+    return len(values) == 0 or isinstance(values[0], (str, bytes))
 
 
 # ------------------------------------------------------------------------------------ on disk
@@ -428,6 +433,11 @@ class UserRecommendations:
     movies: List[Recommendation]
 
 
+def _id(value):
+    """An id or query as given: bytes stay bytes (they may not be UTF-8), the rest str."""
+    return value if isinstance(value, bytes) else str(value)
+
+
 def _text(value) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
@@ -447,19 +457,30 @@ class Recommender:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _predict(self, signature: str, inputs: Dict[str, List[str]]) -> Dict[str, np.ndarray]:
+        """One request, or one a MAX_BATCH[signature] ids for a longer list (outputs joined
+        in order)."""
+        size = len(next(iter(inputs.values())))
+        limit = MAX_BATCH[signature]
+        parts = [self.transport.predict(signature, {name: values[start:start + limit]
+                                                    for name, values in inputs.items()})
+                 for start in range(0, size, limit)]
+        return {name: np.concatenate([np.asarray(part[name]) for part in parts])
+                for name in parts[0]}
+
     def recommend(self, user_ids: Sequence[str], k: Optional[int] = None
                   ) -> List[UserRecommendations]:
         """Each user's top movies, best predicted rating first (the `recommend` signature)."""
-        user_ids = [str(u) for u in user_ids]
+        user_ids = [_id(u) for u in user_ids]
         if not user_ids:
             return []
-        out = self.transport.predict("recommend", {"user_id": user_ids})
+        out = self._predict("recommend", {"user_id": user_ids})
         available = np.asarray(out["movie_ids"]).shape[1]
         if k is not None and not 0 < k <= available:
             raise BadRequest(f"k must be between 1 and {available} (the model's top k, fixed "
                              f"at export; retrain with --model top_k=N for more), got {k}")
         k = k or available
-        return [UserRecommendations(user, bool(out["personalized"][row]), [
+        return [UserRecommendations(_text(user), bool(out["personalized"][row]), [
             Recommendation(_text(out["movie_ids"][row][i]), _text(out["titles"][row][i]),
                            float(out["ratings"][row][i]), float(out["scores"][row][i]))
             for i in range(k)]) for row, user in enumerate(user_ids)]
@@ -468,14 +489,14 @@ class Recommender:
         """Predicted stars (1-5) for (user_id, movie_id) pairs."""
         if not pairs:
             return []
-        users, movies = zip(*((str(u), str(m)) for u, m in pairs))
-        out = self.transport.predict("rate", {"user_id": list(users), "movie_id": list(movies)})
+        users, movies = zip(*((_id(u), _id(m)) for u, m in pairs))
+        out = self._predict("rate", {"user_id": list(users), "movie_id": list(movies)})
         return [float(r) for r in out["rating"]]
 
     def find_movies(self, queries: Sequence[str]) -> List[Optional[Tuple[str, str]]]:
         """(movie_id, title) for each id or title (case ignored, year optional); None if none."""
         if not queries:
             return []
-        out = self.transport.predict("lookup_movie", {"movie": [str(q) for q in queries]})
+        out = self._predict("lookup_movie", {"movie": [_id(q) for q in queries]})
         return [(_text(m), _text(t)) if _text(m) else None
                 for m, t in zip(out["movie_id"], out["title"])]

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from components import features
+from serving.limits import MAX_BATCH
 from trainer.model import MultiTaskRecommender
 
 RETRIEVE = "retrieve"
@@ -63,6 +64,18 @@ def _hit(top_indices: tf.Tensor, movie_index: tf.Tensor) -> tf.Tensor:
     """1.0 where the example's movie is among its row of top-k movie indices."""
     found = tf.reduce_any(tf.equal(top_indices, tf.cast(movie_index, tf.int32)[:, None]), axis=1)
     return tf.cast(found, tf.float32)
+
+
+def _at_most(signature: str, what: str, ids: tf.Tensor) -> tf.Tensor:
+    """`ids`, once a batch above MAX_BATCH[signature] has been refused (before anything
+    reads them)."""
+    limit = MAX_BATCH[signature]
+    check = tf.debugging.Assert(
+        tf.size(ids) <= limit,
+        [f"{signature}: at most {limit:,} {what} a request (serving.client.Recommender "
+         "splits longer lists); this one has", tf.size(ids)])
+    with tf.control_dependencies([check]):
+        return tf.identity(ids)
 
 
 def _title_key(text: str) -> str:
@@ -165,6 +178,7 @@ class RecommenderModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID)])
     def retrieve(self, user_id):
+        user_id = _at_most(RETRIEVE, "user ids", user_id)
         user_index = self._indices({features.USER_ID: user_id})[features.USER_INDEX]
         top = self._retrieve(user_index)
         return {"movie_ids": tf.gather(self.movie_ids, top.indices),
@@ -181,7 +195,7 @@ class RecommenderModule(tf.Module):
             tf.size(user_id), tf.size(movie_id),
             message="rate: user_id and movie_id must have the same length")
         with tf.control_dependencies([same_length]):
-            user_id, movie_id = tf.identity(user_id), tf.identity(movie_id)
+            user_id, movie_id = _at_most(RATE, "pairs", user_id), tf.identity(movie_id)
         index = self._indices({features.USER_ID: user_id, features.MOVIE_ID: movie_id})
         return {"rating": _stars(self._rate(index[features.USER_INDEX],
                                             index[features.MOVIE_INDEX]))}
@@ -189,6 +203,7 @@ class RecommenderModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID)])
     def recommend(self, user_id):
         """Retrieve top-k, then rank them by predicted rating (best first)."""
+        user_id = _at_most(RECOMMEND, "user ids", user_id)
         user_index = self._indices({features.USER_ID: user_id})[features.USER_INDEX]
         top = self._retrieve(user_index)
         users = tf.repeat(user_index, self.top_k)
@@ -206,6 +221,7 @@ class RecommenderModule(tf.Module):
     def lookup_movie(self, movie):
         """A movie id or title (case and spacing ignored, year optional) -> its id and title;
         empty strings where nothing matches."""
+        movie = _at_most(LOOKUP_MOVIE, "queries", movie)
         key = tf.strings.lower(
             tf.strings.reduce_join(tf.strings.split(movie), axis=-1, separator=" "),
             encoding="utf-8")
@@ -255,7 +271,8 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
         json.dump({"top_k": module.top_k, "exclude_seen": module.exclude_seen,
                    "num_users": module.num_users, "num_movies": module.num_movies,
                    "unknown_user": "most popular training movies",
-                   "unknown_id_rating": "movie mean, else global mean training rating"},
+                   "unknown_id_rating": "movie mean, else global mean training rating",
+                   "max_batch": MAX_BATCH},
                   out, indent=2)
     warmup.write(extra, warmup.requests(example_user_id, example_movie_id))
 

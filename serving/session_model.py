@@ -78,7 +78,7 @@ def _feed(name: str, values, tensor_info) -> np.ndarray:
     the rank must match."""
     dtype = tf.dtypes.as_dtype(tensor_info.dtype)
     text = dtype == tf.string
-    if isinstance(values, np.ndarray) and values.size and values.dtype.kind not in "OSU":
+    if isinstance(values, np.ndarray) and values.dtype.kind not in "OSU":
         if values.dtype != dtype.as_numpy_dtype:
             raise BadInput(f"input {name!r}: expects {dtype.name} but {values.dtype} is provided")
         array = values

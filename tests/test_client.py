@@ -161,6 +161,9 @@ def test_inputs_of_the_wrong_type_or_shape_are_bad_requests(transports, kind):
         transports[kind].predict("retrieve", {"user_id": [7]})
     with pytest.raises(client.BadRequest):
         transports[kind].predict("retrieve", {"user_id": [["1"], ["2", "3"]]})
+    if kind != "rest":  # JSON's [] has no type; a typed empty tensor of floats is refused
+        with pytest.raises(client.BadRequest, match="float"):
+            transports[kind].predict("retrieve", {"user_id": np.array([], np.float32)})
 
 
 def test_on_disk_the_newest_complete_version_is_used(server, tmp_path):
@@ -351,3 +354,58 @@ def test_commands_fail_in_one_line(server, capsys):
     assert error.startswith("movielens-tfx recommend: error: TF Serving at") and "\n" not in error
     assert cli.main(["recommend", "--user", "1", "--model-dir", "/no/such/dir"]) == 2
     assert "no model directory /no/such/dir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", KINDS + ["disk"])
+def test_a_request_above_the_limit_is_a_bad_request_naming_it(transports, exported, kind):
+    users = (exported["users"] * 1025)[:1025]
+    with pytest.raises(client.BadRequest) as error:
+        transports[kind].predict("retrieve", {"user_id": users})
+    assert "retrieve: at most 1,024 user ids a request" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+class _Counting:
+    """A real transport that counts its requests and their sizes."""
+
+    def __init__(self, transport):
+        self.transport, self.sizes = transport, []
+
+    def predict(self, signature, inputs):
+        self.sizes.append((signature, len(next(iter(inputs.values())))))
+        return self.transport.predict(signature, inputs)
+
+
+@pytest.mark.parametrize("kind", ["grpc", "disk"])
+def test_the_recommender_splits_a_long_list_into_requests_within_the_limits(
+        transports, exported, kind):
+    counting = _Counting(transports[kind])
+    recommender = client.Recommender(counting)
+    users = (exported["users"] + ["stranger", b"\xff"]) * 60
+    results = recommender.recommend(users[:2_100])
+    assert counting.sizes == [("recommend", 1_024), ("recommend", 1_024), ("recommend", 52)]
+    assert len(results) == 2_100
+    assert results[2_099] == recommender.recommend([users[2_099]])[0]
+    assert [r.user_id for r in results[:3]] == [str(u) for u in users[:3]]
+    counting.sizes.clear()
+    pairs = [(u, m) for u, m in zip(users, exported["movie_ids"] * 100)] * 140
+    ratings = recommender.rate(pairs[:16_385])
+    assert counting.sizes == [("rate", 16_384), ("rate", 1)]
+    assert ratings[-1] == pytest.approx(recommender.rate([pairs[16_384]])[0], rel=1e-6)
+    assert all(1.0 <= r <= 5.0 for r in ratings)
+
+
+@pytest.mark.parametrize("kind", KINDS + ["disk"])
+def test_bytes_that_are_not_utf8_are_unknown_in_every_call(transports, exported, kind):
+    recommender = client.Recommender(transports[kind])
+    assert recommender.find_movies([b"\xff"]) == [None]
+    [rating] = recommender.rate([(exported["users"][0], b"caf\xe9")])
+    assert rating == pytest.approx(1 + 4 * exported["catalogue"].global_mean_rating, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["rest", "grpc", "disk"])
+def test_an_empty_batch_gets_empty_answers_from_every_signature(transports, kind):
+    for signature, names in {"retrieve": ["user_id"], "recommend": ["user_id"],
+                             "rate": ["user_id", "movie_id"], "lookup_movie": ["movie"]}.items():
+        answer = transports[kind].predict(signature, {name: [] for name in names})
+        assert answer and all(len(value) == 0 for value in answer.values()), (kind, signature)

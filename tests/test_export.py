@@ -10,6 +10,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from serving import export, warmup
+from serving.limits import MAX_BATCH
 
 # The `exported` fixture (tests/conftest.py) is a small model with top_k 5.
 
@@ -73,7 +74,8 @@ def test_every_signature_is_exported_with_metadata(exported):
     assert set(exported["session"].signatures) == signatures
     assert set(exported["loaded"].signatures) == signatures
     with open(os.path.join(exported["path"], "assets.extra", export.METADATA_FILE)) as meta:
-        assert json.load(meta)["top_k"] == 5
+        metadata = json.load(meta)
+    assert metadata["top_k"] == 5 and metadata["max_batch"] == MAX_BATCH
 
 
 def test_retrieve_matches_an_exact_brute_force_without_seen_movies(exported):
@@ -224,3 +226,30 @@ def test_no_graph_constant_grows_with_the_ratings(exported):
     sizes = [int(np.prod([d.size for d in n.attr["value"].tensor.tensor_shape.dim]))
              for n in nodes if n.op == "Const"]
     assert max(sizes) <= 3 * len(exported["movie_ids"]) < len(exported["ratings"])
+
+
+@pytest.mark.parametrize("signature", sorted(MAX_BATCH))
+def test_a_batch_above_a_signatures_limit_is_refused_naming_it(exported, signature):
+    limit = MAX_BATCH[signature]
+    users = (exported["users"] * limit)[:limit]
+    movies = (exported["movie_ids"] * limit)[:limit]
+    inputs = _requests(exported, (users, movies))[signature]
+    answered = _call(exported, signature, **inputs)  # exactly the limit: answered
+    assert {len(value) for value in answered.values()} == {limit}
+    over = {name: values + values[:1] for name, values in inputs.items()}
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        _call(exported, signature, **over)
+    assert f"{signature}: at most {limit:,} " in str(error.value)
+    assert f"this one has] [{limit + 1}]" in str(error.value)
+
+
+def test_bytes_that_are_not_utf8_are_unknown_ids_in_every_signature(exported):
+    got = _call(exported, "lookup_movie", movie=[b"\xff", b"caf\xe9"])
+    assert got["movie_id"].tolist() == [b"", b""] and got["title"].tolist() == [b"", b""]
+    rated = _call(exported, "rate", user_id=[b"\xff", exported["users"][0]],
+                  movie_id=[exported["movie_ids"][0], b"\xfe\xff"])
+    catalogue = exported["catalogue"]
+    np.testing.assert_allclose(rated["rating"], [
+        1 + 4 * catalogue.movie_mean_rating[0], 1 + 4 * catalogue.global_mean_rating],
+        rtol=1e-5)
+    assert not _call(exported, "recommend", user_id=[b"\xff"])["personalized"][0]
