@@ -118,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--serving-dir", default="serving_model",
                      help="blessed models go to SERVING_DIR/MODEL_NAME/<version>/")
     run.add_argument("--model-name", default="movielens")
+    run.add_argument("--replace-unknown-version", action="store_true",
+                     help="push even when the newest served version is no model of this "
+                          "pipeline root (never compared with the candidate); refused "
+                          "otherwise")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--verbose", action="store_true", help="show TFX's and Beam's own logs")
     _add_model_options(run)
@@ -268,7 +272,8 @@ def _run(args: argparse.Namespace) -> int:
         model=_model_config(args),
         gate=_gate_config(args),
         serving=ServingConfig(args.serving_dir if storage.is_url(args.serving_dir)
-                              else os.path.abspath(args.serving_dir), args.model_name),
+                              else os.path.abspath(args.serving_dir), args.model_name,
+                              args.replace_unknown_version),
         enable_cache=not args.no_cache,
         beam_workers=args.beam_workers,
         extra_beam_args=tuple(args.beam_args),
@@ -326,6 +331,7 @@ def _print_gate(config, components) -> int:
     returns the run's exit code (EXIT_NOT_BLESSED, EXIT_NOT_PUSHED or 0)."""
     from components.evaluator import describe_failure, gate_summary
     from components.pusher import PUSH_OUTCOME
+    from pipeline import local_runner
 
     evaluator = next((c for c in components if c.component == "Evaluator"), None)
     if evaluator is None:
@@ -336,6 +342,13 @@ def _print_gate(config, components) -> int:
                         if bounds.min_top_k_accuracy else ""])
     compared = ("no worse than the latest blessed model" if gate["compared_with_blessed_model"]
                 else "no blessed model yet to compare with")
+    trainer = next((c for c in components if c.component == "Trainer"), None)
+    left_out = trainer and local_runner.unfair_latest_blessed(config, trainer.outputs["model"])
+    if left_out:
+        compared = ("no worse than the latest blessed model of the same data and split"
+                    if gate["compared_with_blessed_model"]
+                    else "no blessed model of the same data and split to compare with") + \
+            f" ({left_out})"
     if gate["passed"]:
         verdict = "blessed"
     else:

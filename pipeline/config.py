@@ -22,6 +22,9 @@ class ServingConfig:
 
     serving_dir: str = "serving_model"
     model_name: str = "movielens"
+    # Push over a newest served version that is no model of this pipeline root (the
+    # candidate was never compared with it); by default such a push is refused.
+    replace_unknown_version: bool = False
 
 
 # The project's image (Dockerfile); remote Beam workers (Dataflow, Flink, Spark) run it.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components.resolver import RESOLVER_ID, training_data
 from pipeline import portable_beam, run_lock, vanished_pushes
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -77,6 +78,27 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
     return summary
 
 
+def unfair_latest_blessed(config: PipelineConfig, candidate_uri: str) -> Optional[str]:
+    """When the latest blessed model other than the candidate was trained on other data or
+    another split (so the resolver left it out, components/resolver.py): one clause saying
+    so, naming both; else None."""
+    store = metadata_store.MetadataStore(metadata_config(config))
+    blessed = [int(b.custom_properties["current_model_id"].int_value)
+               for b in store.get_artifacts_by_type("ModelBlessing")
+               if b.custom_properties["blessed"].int_value == 1]
+    candidate = [m.id for m in store.get_artifacts_by_uri(candidate_uri)]
+    others = [model_id for model_id in blessed if model_id not in candidate]
+    if not candidate or not others:
+        return None
+    latest = max(others)
+    theirs, ours = training_data(store, latest), training_data(store, candidate[0])
+    if theirs == ours:
+        return None
+    [model] = store.get_artifacts_by_id([latest])
+    return (f"the latest blessed model ({model.uri}) was trained on {theirs}, this candidate "
+            f"on {ours}: no fair comparison, so it was left out")
+
+
 def _latest_executions(store: metadata_store.MetadataStore
                        ) -> List[Tuple[str, metadata_store_pb2.Execution]]:
     """(component, execution) of the latest pipeline run, in the order they started."""
@@ -102,7 +124,8 @@ def cancel_interrupted(config: PipelineConfig) -> Tuple[List[str], List[str]]:
             store.put_executions([execution])
             stopped.append(node)
         elif execution.last_known_state in (metadata_store_pb2.Execution.COMPLETE,
-                                            metadata_store_pb2.Execution.CACHED):
+                                            metadata_store_pb2.Execution.CACHED) and \
+                node != RESOLVER_ID:  # not reused: it resolves the baseline anew each run
             done.append(node)
     return stopped, done
 

@@ -1,7 +1,9 @@
-"""A run stopped by a signal in the middle of the Trainer (real processes): one line for
-Ctrl-C and SIGTERM, and the next run reuses what had completed and never the stopped
-Trainer's output."""
+"""A run stopped by a signal in the middle of Transform, the Trainer or the push (real
+processes): one line for Ctrl-C and SIGTERM, and the next run reuses what had completed,
+never the stopped component's output, and the serving directory only ever holds complete
+versions."""
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -12,6 +14,7 @@ import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import pusher
 from pipeline import cli, local_runner
 from pipeline.config import PipelineConfig
 
@@ -21,49 +24,93 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = ["--synthetic-users", "60", "--synthetic-movies", "200", "--synthetic-ratings", "3000",
         "--gate", "max_rmse_over_baseline=3", "--gate", "min_top_k_over_baseline=0",
         "--model", "batch_size=256"]
-BEFORE_TRAINER = ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform"]
+# Each stopped component, what completed before it, and how long it runs on DATA.
+BEFORE = {
+    "Transform": ["MovieLensExampleGen", "MovieLensSchemaGen"],
+    "Trainer": ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform"],
+    "VersionedPusher": ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform", "Trainer",
+                        "Evaluator"],
+}
+EPOCHS = {"Transform": 2, "Trainer": 500, "VersionedPusher": 2}  # the Trainer's: until killed
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 
 
-def _trainer_states(root):
+def _states(root, component):
     store = metadata_store.MetadataStore(
         local_runner.metadata_config(PipelineConfig(pipeline_root=root)))
-    node = next(c for c in store.get_contexts_by_type("node") if c.name.endswith(".Trainer"))
+    node = next(c for c in store.get_contexts_by_type("node")
+                if c.name.endswith(f".{component}"))
     return [e.last_known_state
             for e in sorted(store.get_executions_by_context(node.id), key=lambda e: e.id)]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_a_run_stopped_in_the_trainer_resumes_from_the_cache(tmp_path, signum, capsys):
-    root, serving = str(tmp_path / "root"), str(tmp_path / "serving")
-    where = ["--pipeline-root", root, "--serving-dir", serving]
-    child = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "run", *where, *DATA, "--model", "epochs=500"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def _staged(model_dir):
+    return [name for name in os.listdir(model_dir) if name.startswith(pusher.STAGING_PREFIX)]
+
+
+def _wait_for_staged_copy(model_dir, child):
+    """Until the Pusher has copied the model to its staging folder and waits for the lock
+    this test holds."""
+    deadline = time.monotonic() + 120
+    while not _staged(model_dir):
+        assert child.poll() is None and time.monotonic() < deadline, "no push started"
+        time.sleep(0.05)
+    time.sleep(2)  # the copy of a small model takes milliseconds; the lock wait is endless
+
+
+def _stop(child, component, signum, model_dir):
     for line in child.stderr:
-        if "Component Trainer is running" in line:
+        if f"Component {component} is running" in line:
             break
-    time.sleep(5)  # into the training loop
+    if component == "VersionedPusher":
+        _wait_for_staged_copy(model_dir, child)
+    else:
+        time.sleep({"Transform": 1.5, "Trainer": 5}[component])  # into its work
+    assert child.poll() is None, f"the run ended before the signal: {child.stderr.read()}"
     child.send_signal(signum)
-    started = time.monotonic()
-    err = child.stderr.read()
-    code = child.wait(timeout=60)
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=[s.name for s in SIGNALS])
+@pytest.mark.parametrize("component", sorted(BEFORE))
+def test_a_stopped_run_resumes_from_the_cache(tmp_path, component, signum, capsys):
+    root, serving = str(tmp_path / "root"), str(tmp_path / "serving")
+    model_dir = os.path.join(serving, "movielens")
+    os.makedirs(model_dir)
+    where = ["--pipeline-root", root, "--serving-dir", serving]
+    # Holding the push lock (as a second pipeline pushing would) keeps the Pusher waiting
+    # with its staging copy written: a signal then lands in the middle of the push.
+    with open(os.path.join(model_dir, pusher.LOCK_FILE), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "run", *where, *DATA,
+             "--model", f"epochs={EPOCHS[component]}"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        _stop(child, component, signum, model_dir)
+        started = time.monotonic()
+        err = child.stderr.read()
+        code = child.wait(timeout=60)
     assert time.monotonic() - started < 30, "the run took long to stop"
-    assert not os.path.exists(serving)
+    assert not [name for name in os.listdir(model_dir) if name.isdigit()], "a version appeared"
     if signum == signal.SIGKILL:
         assert code == -signal.SIGKILL
-        assert _trainer_states(root) == [metadata_store_pb2.Execution.RUNNING]
+        assert _states(root, component) == [metadata_store_pb2.Execution.RUNNING]
+        # A killed push leaves its staging copy, which TF Serving ignores (no version number).
+        assert bool(_staged(model_dir)) == (component == "VersionedPusher")
     else:
         assert code == 128 + signum, err
         assert "Traceback" not in err
         assert err.strip().splitlines()[-1] == (
-            f"movielens-tfx run: interrupted ({signum.name}) during Trainer; "
-            f"{', '.join(BEFORE_TRAINER)} completed and will be reused: the next run resumes "
-            "there")
-        assert _trainer_states(root) == [metadata_store_pb2.Execution.CANCELED]
+            f"movielens-tfx run: interrupted ({signum.name}) during {component}; "
+            f"{', '.join(BEFORE[component])} completed and will be reused: the next run "
+            "resumes there")
+        assert _states(root, component) == [metadata_store_pb2.Execution.CANCELED]
+        assert not _staged(model_dir)
 
     assert cli.main(["run", *where, *DATA, "--model", "epochs=2"]) == 0
     out = capsys.readouterr().out
-    for name in BEFORE_TRAINER:
+    for name in BEFORE[component]:
         assert f"  {name} (cached," in out
-    assert "  Trainer (ran," in out and os.path.isdir(os.path.join(serving, "movielens", "1"))
-    assert _trainer_states(root)[-1] == metadata_store_pb2.Execution.COMPLETE
+    assert f"  {component} (ran," in out
+    assert sorted(os.listdir(model_dir)) == sorted(["1", pusher.LOCK_FILE])
+    assert os.path.isfile(os.path.join(model_dir, "1", "saved_model.pb"))
+    assert _states(root, component)[-1] == metadata_store_pb2.Execution.COMPLETE

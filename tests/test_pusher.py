@@ -130,3 +130,27 @@ def test_the_staging_copy_of_a_killed_push_is_removed_by_the_next(tmp_path):
     os.makedirs(live)  # a push of a process still running: left alone
     pusher.push(_model(tmp_path), serving, "movielens")
     assert sorted(os.listdir(model_dir)) == sorted(["1", pusher.LOCK_FILE, os.path.basename(live)])
+
+
+def _root_model(tmp_path, root, execution, graph=b"graph", index=b"index"):
+    """A Trainer output in TFX's layout: <root>/Trainer/model/<execution>/Format-Serving."""
+    source = tmp_path / root / "Trainer" / "model" / str(execution) / pusher.SERVING_SUBDIR
+    (source / "variables").mkdir(parents=True)
+    (source / "saved_model.pb").write_bytes(graph)
+    (source / "variables" / "variables.index").write_bytes(index)
+    return str(source), str(tmp_path / root / "Trainer" / "model")
+
+
+def test_a_push_over_a_served_version_of_another_root_is_refused(tmp_path):
+    serving = str(tmp_path / "serving")
+    model_dir = os.path.join(serving, "movielens")
+    first, own = _root_model(tmp_path, "root", 4)
+    assert pusher.push(first, serving, "movielens", own).endswith("/1")  # nothing served yet
+    retrained, _ = _root_model(tmp_path, "root", 9, index=b"other weights")
+    assert pusher.push(retrained, serving, "movielens", own).endswith("/2")  # 2 is own
+    # Another root's model, even one with the same graph: version 2 is none of its models.
+    other, others = _root_model(tmp_path, "other-root", 4, index=b"index")
+    with pytest.raises(pusher.UnknownServedVersion, match=f"{model_dir}/2$"):
+        pusher.push(other, serving, "movielens", others)
+    assert sorted(os.listdir(model_dir)) == [pusher.LOCK_FILE, "1", "2"]  # no staging left
+    assert pusher.push(other, serving, "movielens").endswith("/3")  # no check asked for

@@ -84,8 +84,8 @@ def test_more_warmup_records_than_tf_serving_allows_are_refused(tmp_path):
         servable.check(path)
 
 
-def _trainer_output(tmp_path, fixed):
-    model_uri = tmp_path / ("fixed" if fixed else "plain")
+def _trainer_output(folder, fixed):
+    model_uri = folder / ("fixed" if fixed else "plain")
     _save(str(model_uri / pusher.SERVING_SUBDIR), fixed=fixed)
     return str(model_uri)
 
@@ -108,3 +108,21 @@ def test_an_unblessed_model_is_not_checked_nor_pushed(tmp_path):
                                                   str(tmp_path / "serving"), "m")
     assert outcome.destination is None and "not blessed" in outcome.reason
     assert not os.path.exists(tmp_path / "serving")
+
+
+def test_a_push_over_another_roots_served_version_is_refused_unless_asked(tmp_path):
+    serving = str(tmp_path / "serving")
+    mine = _trainer_output(tmp_path / "root" / "Trainer" / "model", fixed=True)
+    assert pusher.push_if_blessed_and_servable(mine, True, serving, "m").destination
+    theirs = _trainer_output(tmp_path / "other" / "Trainer" / "model", fixed=True)
+    refused = pusher.push_if_blessed_and_servable(theirs, True, serving, "m")
+    served = os.path.join(serving, "m", "1")
+    assert refused.destination is None and refused.refused_version == served
+    assert refused.reason == (
+        f"nothing pushed: the newest served version, {served}, is no model of this pipeline "
+        "root, so the candidate was never compared with the model it would replace. Run with "
+        "the --pipeline-root that pushed it, or pass --replace-unknown-version to replace it "
+        "without that comparison")
+    replaced = pusher.push_if_blessed_and_servable(theirs, True, serving, "m",
+                                                   replace_unknown_version=True)
+    assert replaced.destination == os.path.join(serving, "m", "2")

@@ -4,6 +4,7 @@
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.pusher import REFUSED_VERSION
 from pipeline import vanished_pushes
 
 LIVE = metadata_store_pb2.Artifact.LIVE
@@ -40,3 +41,15 @@ def test_a_store_without_pushes_is_left_alone():
     config = metadata_store_pb2.ConnectionConfig()
     config.fake_database.SetInParent()
     assert vanished_pushes.forget(metadata_store.MetadataStore(config)) == []
+
+
+def test_a_refusal_over_another_roots_version_is_decided_again_on_each_run():
+    store = _store_with(None, None)  # two refused pushes: one for not being blessed
+    refused = next(a for a in store.get_artifacts_by_type("PushedModel")
+                   if a.uri == "/root/push/1")
+    refused.custom_properties[REFUSED_VERSION].string_value = "/serving/movielens/3"
+    store.put_artifacts([refused])
+    assert vanished_pushes.forget(store) == []  # no destination was gone
+    states = {a.uri: a.state for a in store.get_artifacts_by_type("PushedModel")}
+    assert states == {"/root/push/0": LIVE,
+                      "/root/push/1": metadata_store_pb2.Artifact.MARKED_FOR_DELETION}
