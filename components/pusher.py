@@ -8,13 +8,15 @@ version. Object stores (gs://, s3://) have no atomic directory rename: there the
 copied with `saved_model.pb` last, and TF Serving cannot load (and retries) a version until
 that file is there. A model without a blessing, or one that TF Serving could not load and
 warm up (serving/servable.py), leaves the serving directory untouched; so does one whose
-newest served version is no model of this pipeline root (the Evaluator compared the candidate
-with this root's latest blessed model, not with that version), unless asked to replace it.
+newest served version was pushed from another pipeline root (this root's gate never compared
+a model with it; each version records its root in assets.extra/pushed_from.json), unless
+asked to replace it. A model already served as the newest version is not pushed twice.
 """
 
 import contextlib
 import dataclasses
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -41,8 +43,40 @@ def next_version(model_dir: str) -> int:
 
 
 class UnknownServedVersion(Exception):
-    """The newest served version is no model of this pipeline root: the candidate was never
-    compared with the model it would replace."""
+    """The newest served version was not pushed from this pipeline root: this root's gate
+    never compared a model with it. args: (the version's path, what it says of its origin)."""
+
+
+# In each pushed version: which pipeline root pushed it, and from which model. TF Serving
+# reads only the warm-up file of assets.extra/.
+PUSHED_FROM = os.path.join("assets.extra", "pushed_from.json")
+
+
+def _mark(version: str, pipeline_root: str, model_uri: str) -> None:
+    tf.io.gfile.makedirs(os.path.dirname(os.path.join(version, PUSHED_FROM)))
+    with tf.io.gfile.GFile(os.path.join(version, PUSHED_FROM), "w") as out:
+        json.dump({"pipeline_root": pipeline_root, "model": model_uri}, out)
+
+
+def _pushed_from(version: str) -> Optional[str]:
+    """The pipeline root recorded in a served version; None when it records none."""
+    path = os.path.join(version, PUSHED_FROM)
+    if not tf.io.gfile.exists(path):
+        return None
+    try:
+        with tf.io.gfile.GFile(path, "r") as stream:
+            return str(json.load(stream)["pipeline_root"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _newest_complete(model_dir: str) -> Optional[str]:
+    """The newest version folder with its graph (what TF Serving serves), if any."""
+    for version in reversed(storage.versions(model_dir)):
+        path = os.path.join(model_dir, str(version))
+        if tf.io.gfile.exists(os.path.join(path, storage.GRAPH_FILE)):
+            return path
+    return None
 
 
 def _same_model(one: str, other: str) -> bool:
@@ -51,8 +85,6 @@ def _same_model(one: str, other: str) -> bool:
     for name in ("variables/variables.index", storage.GRAPH_FILE):
         paths = [os.path.join(one, name), os.path.join(other, name)]
         if not all(tf.io.gfile.exists(path) for path in paths):
-            return False
-        if len({tf.io.gfile.stat(path).length for path in paths}) > 1:
             return False
         contents = []
         for path in paths:
@@ -63,26 +95,27 @@ def _same_model(one: str, other: str) -> bool:
     return True
 
 
-def _check_newest_is_own(model_dir: str, own_models: str) -> None:
-    """Raises UnknownServedVersion unless the newest version under `model_dir` (if any) is
-    one of the models under `own_models` (this root's Trainer outputs, <id>/Format-Serving)."""
-    newest = max(storage.versions(model_dir), default=None)
+def _check_newest_is_own(newest: Optional[str], pipeline_root: str) -> None:
+    """Raises UnknownServedVersion unless the newest served version (if any) was pushed from
+    `pipeline_root`."""
     if newest is None:
         return
-    served = os.path.join(model_dir, str(newest))
-    for execution in tf.io.gfile.listdir(own_models):
-        if _same_model(os.path.join(own_models, execution.rstrip("/"), SERVING_SUBDIR), served):
-            return
-    raise UnknownServedVersion(served)
+    origin = _pushed_from(newest)
+    if origin != pipeline_root:
+        raise UnknownServedVersion(newest, f"was pushed from the pipeline root {origin}"
+                                   if origin else "records no pipeline root that pushed it")
 
 
-def _push_to_object_store(source: str, model_dir: str) -> str:
-    """One writer per model directory: object stores have no lock (README). A failed copy
-    removes what it wrote, so no version without its graph is left to count."""
+def _push_to_object_store(source: str, model_dir: str, mark) -> str:
+    """One writer per model directory: object stores have no lock (README). The graph is
+    copied last, after the push's record; a failed copy removes what it wrote, so no
+    version without its graph is left to count."""
     target = os.path.join(model_dir, str(next_version(model_dir)))
     files = [os.path.relpath(path, source) for path in storage.files_under(source)]
     try:
         for relative in sorted(files, key=lambda f: f == storage.GRAPH_FILE):  # graph last
+            if relative == storage.GRAPH_FILE:
+                mark(target)
             destination = os.path.join(target, relative)
             tf.io.gfile.makedirs(os.path.dirname(destination))
             tf.io.gfile.copy(os.path.join(source, relative), destination)
@@ -129,29 +162,41 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def push(source: str, serving_dir: str, model_name: str, own_models: Optional[str] = None
-         ) -> str:
-    """Copies the SavedModel at `source` to the next version; returns the version's path.
-    Locally the copy goes to a staging directory renamed into place under the lock, so no
-    two pushes take one number and TF Serving never sees a half-written version.
+def push(source: str, serving_dir: str, model_name: str, pipeline_root: str = "",
+         replace_unknown_version: bool = False) -> str:
+    """Copies the SavedModel at `source` to the next version, recording `pipeline_root` in
+    it; returns the version's path. When the newest served version already holds this
+    model, nothing is copied and that version is returned. Locally the copy goes to a
+    staging directory renamed into place under the lock, so no two pushes take one number
+    and TF Serving never sees a half-written version.
 
-    With `own_models` (the folder of this pipeline root's Trainer models), the push is
-    refused (UnknownServedVersion) when the newest served version is none of them; locally
-    that check is made under the lock, so two pipelines cannot both pass it."""
+    Unless `replace_unknown_version`, a newest served version pushed from another root (or
+    recording none) is not replaced (UnknownServedVersion); locally that check is made under
+    the lock, so two pipelines cannot both pass it."""
     model_dir = os.path.join(serving_dir, model_name)
+    mark = lambda version: _mark(version, pipeline_root, source)  # noqa: E731
+
+    def decide() -> Optional[str]:
+        newest = _newest_complete(model_dir)
+        if newest is not None and _same_model(source, newest):
+            return newest
+        if not replace_unknown_version:
+            _check_newest_is_own(newest, pipeline_root)
+        return None
+
     if storage.is_url(serving_dir):
         tf.io.gfile.makedirs(model_dir)
-        if own_models:
-            _check_newest_is_own(model_dir, own_models)
-        return _push_to_object_store(source, model_dir)
+        return decide() or _push_to_object_store(source, model_dir, mark)
     os.makedirs(model_dir, exist_ok=True)
     staging = os.path.join(model_dir, f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}")
     try:
         shutil.copytree(source, staging)
+        mark(staging)
         with _locked(model_dir):
             _remove_abandoned_copies(model_dir)
-            if own_models:
-                _check_newest_is_own(model_dir, own_models)
+            served = decide()
+            if served:
+                return served
             target = os.path.join(model_dir, str(next_version(model_dir)))
             os.rename(staging, target)  # atomic
             return target
@@ -168,11 +213,11 @@ class PushOutcome:
 
 
 def push_if_blessed_and_servable(model_uri: str, blessed: bool, serving_dir: str,
-                                 model_name: str, replace_unknown_version: bool = False
-                                 ) -> PushOutcome:
-    """Pushes the Trainer's serving model only if it is blessed, TF Serving can serve it,
-    and the newest served version is one of this pipeline root's models (the one the
-    candidate was compared with), unless `replace_unknown_version`."""
+                                 model_name: str, pipeline_root: str,
+                                 replace_unknown_version: bool = False) -> PushOutcome:
+    """Pushes the Trainer's serving model only if it is blessed, TF Serving can serve it, and
+    the newest served version was pushed from this pipeline root (whose gate compared the
+    candidate with its own latest blessed model), unless `replace_unknown_version`."""
     source = os.path.join(model_uri, SERVING_SUBDIR)
     if not blessed:
         return PushOutcome(None, "not blessed by the Evaluator; nothing pushed")
@@ -180,17 +225,16 @@ def push_if_blessed_and_servable(model_uri: str, blessed: bool, serving_dir: str
         servable.check(source)
     except servable.NotServable as error:
         return PushOutcome(None, f"not servable by TF Serving, nothing pushed: {error}")
-    own_models = None if replace_unknown_version else os.path.dirname(model_uri.rstrip("/"))
     try:
-        return PushOutcome(push(source, serving_dir, model_name, own_models),
-                           "blessed and servable")
+        return PushOutcome(push(source, serving_dir, model_name, pipeline_root,
+                                replace_unknown_version), "blessed and servable")
     except UnknownServedVersion as unknown:
+        version, origin = unknown.args
         return PushOutcome(None, (
-            f"nothing pushed: the newest served version, {unknown.args[0]}, is no model of "
-            "this pipeline root, so the candidate was never compared with the model it would "
-            "replace. Run with the --pipeline-root that pushed it, or pass "
-            "--replace-unknown-version to replace it without that comparison"),
-            refused_version=unknown.args[0])
+            f"nothing pushed: the newest served version, {version}, {origin}, not this one "
+            f"({pipeline_root}): this pipeline's gate never compared a model with it. Run "
+            "with the --pipeline-root that pushed it, or pass --replace-unknown-version to "
+            "replace it without that comparison"), refused_version=version)
 
 
 @tfx.dsl.components.component
@@ -200,11 +244,12 @@ def VersionedPusher(
     pushed_model: tfx.dsl.components.OutputArtifact[standard_artifacts.PushedModel],
     serving_dir: tfx.dsl.components.Parameter[str],
     model_name: tfx.dsl.components.Parameter[str],
+    pipeline_root: tfx.dsl.components.Parameter[str],
     replace_unknown_version: tfx.dsl.components.Parameter[int] = 0,
 ) -> None:
     outcome = push_if_blessed_and_servable(
         model.uri, bool(model_blessing.get_int_custom_property("blessed")), serving_dir,
-        model_name, bool(replace_unknown_version))
+        model_name, pipeline_root, bool(replace_unknown_version))
     pushed_model.set_string_custom_property(PUSH_OUTCOME, outcome.reason)
     if outcome.refused_version:
         pushed_model.set_string_custom_property(REFUSED_VERSION, outcome.refused_version)

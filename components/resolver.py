@@ -60,14 +60,14 @@ def _producer(store, artifact_id: int) -> Optional[int]:
 def _describe(data: dict) -> str:
     """The DataConfig fields that choose the ratings and the split, in words: two models are
     comparable when these are equal (not gate_examples, nor where TFDS caches its files)."""
-    source = data["source"]
+    source = data.get("source")
     if source == "synthetic":
         source = "synthetic data ({})".format(", ".join(
-            f"{name} {value}" for name, value in sorted(data["synthetic"].items())))
+            f"{name} {value}" for name, value in sorted(data.get("synthetic", {}).items())))
     elif source == "tfds":
-        source = f"TFDS {data['tfds_dataset']}"
-    return (f"{source}, {data['split']} split, eval fraction {data['eval_fraction']}, "
-            f"seed {data['split_seed']}")
+        source = f"TFDS {data.get('tfds_dataset')}"
+    return (f"{source}, {data.get('split')} split, eval fraction {data.get('eval_fraction')}, "
+            f"seed {data.get('split_seed')}")
 
 
 class LatestBlessedOtherModelStrategy(tfx.dsl.experimental.LatestBlessedModelStrategy):

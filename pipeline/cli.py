@@ -75,9 +75,27 @@ def _add_image_option(parser: argparse.ArgumentParser) -> None:
              "workers (Dataflow, Flink, Spark) run; the local runners ignore it")
 
 
+def _add_push_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model-name", default="movielens")
+    parser.add_argument("--pipeline-name", default=None,
+                        help="the pipeline's name in ML Metadata, where the gate looks for "
+                             "blessed models (default: movielens-recommender)")
+    parser.add_argument("--replace-unknown-version", action="store_true",
+                        help="push even when the newest served version was pushed from "
+                             "another pipeline root (never compared with the candidate); "
+                             "refused otherwise")
+
+
+def _serving_config(args: argparse.Namespace, serving_dir: str):
+    from pipeline.config import ServingConfig
+
+    return ServingConfig(serving_dir, args.model_name, args.replace_unknown_version)
+
+
 def _image(args: argparse.Namespace) -> dict:
-    """PipelineConfig's image argument, if the command line gave one."""
-    return {"image": args.image} if args.image else {}
+    """PipelineConfig's image and name arguments, where the command line gave them."""
+    given = {"image": args.image, "pipeline_name": args.pipeline_name}
+    return {name: value for name, value in given.items() if value}
 
 
 def _add_serving_options(parser: argparse.ArgumentParser) -> None:
@@ -117,11 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_image_option(run)
     run.add_argument("--serving-dir", default="serving_model",
                      help="blessed models go to SERVING_DIR/MODEL_NAME/<version>/")
-    run.add_argument("--model-name", default="movielens")
-    run.add_argument("--replace-unknown-version", action="store_true",
-                     help="push even when the newest served version is no model of this "
-                          "pipeline root (never compared with the candidate); refused "
-                          "otherwise")
+    _add_push_options(run)
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--verbose", action="store_true", help="show TFX's and Beam's own logs")
     _add_model_options(run)
@@ -137,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="where the pipeline writes artifacts, e.g. gs://BUCKET/root")
     compile_.add_argument("--serving-dir", required=True,
                           help="where blessed models are pushed, as seen from the cluster")
-    compile_.add_argument("--model-name", default="movielens")
+    _add_push_options(compile_)
     compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
     _add_data_options(compile_)
     _add_model_options(compile_)
@@ -203,11 +217,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _data_config(args: argparse.Namespace):
+    from components import storage
     from components.movielens.synthetic import SyntheticConfig
     from components.movielens.config import DataConfig
 
+    local = args.data not in ("synthetic", "tfds") and not storage.is_url(args.data)
     return DataConfig(
-        source=args.data,
+        source=os.path.abspath(args.data) if local else args.data,  # one name from any folder
         split=args.split,
         eval_fraction=args.eval_fraction,
         split_seed=args.seed,
@@ -264,16 +280,15 @@ def _configure_logging(verbose: bool) -> None:
 def _run(args: argparse.Namespace) -> int:
     from components import storage
     from pipeline import local_runner, run_lock
-    from pipeline.config import PipelineConfig, ServingConfig
+    from pipeline.config import PipelineConfig
 
     config = PipelineConfig(
         pipeline_root=os.path.abspath(args.pipeline_root),
         data=_data_config(args),
         model=_model_config(args),
         gate=_gate_config(args),
-        serving=ServingConfig(args.serving_dir if storage.is_url(args.serving_dir)
-                              else os.path.abspath(args.serving_dir), args.model_name,
-                              args.replace_unknown_version),
+        serving=_serving_config(args, args.serving_dir if storage.is_url(args.serving_dir)
+                                else os.path.abspath(args.serving_dir)),
         enable_cache=not args.no_cache,
         beam_workers=args.beam_workers,
         extra_beam_args=tuple(args.beam_args),
@@ -399,11 +414,11 @@ def _experiments(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     from pipeline import kubeflow_runner
-    from pipeline.config import PipelineConfig, ServingConfig
+    from pipeline.config import PipelineConfig
 
     config = PipelineConfig(
         pipeline_root=args.pipeline_root, data=_data_config(args), model=_model_config(args),
-        gate=_gate_config(args), serving=ServingConfig(args.serving_dir, args.model_name),
+        gate=_gate_config(args), serving=_serving_config(args, args.serving_dir),
         extra_beam_args=tuple(args.beam_args), **_image(args))
     path = kubeflow_runner.compile_pipeline(
         config, args.output)

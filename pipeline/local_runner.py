@@ -91,7 +91,8 @@ def unfair_latest_blessed(config: PipelineConfig, candidate_uri: str) -> Optiona
     if not candidate or not others:
         return None
     latest = max(others)
-    theirs, ours = training_data(store, latest), training_data(store, candidate[0])
+    theirs, ours = (training_data(store, model_id) or "data ML Metadata does not record"
+                    for model_id in (latest, candidate[0]))
     if theirs == ours:
         return None
     [model] = store.get_artifacts_by_id([latest])

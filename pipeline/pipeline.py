@@ -71,6 +71,7 @@ def create_pipeline(
         model_blessing=evaluator.outputs["blessing"],
         serving_dir=config.serving.serving_dir,
         model_name=config.serving.model_name,
+        pipeline_root=config.pipeline_root,
         replace_unknown_version=int(config.serving.replace_unknown_version),
     )
     return tfx.dsl.Pipeline(

@@ -6,9 +6,10 @@ serving/deploy/batching.config).
 
 The exported signatures refuse a larger batch (INVALID_ARGUMENT, naming the limit);
 `serving.client.Recommender` splits a longer list into requests of at most this many. With
---enable_batching, TF Serving merges requests into batches of at most
-max_execution_batch_size (1,024) rows, never more than a signature admits: a merged batch is
-never refused (tests/test_deploy.py checks the two files agree). `serving_default` is the
+--enable_batching, TF Serving's batching layer decides first: it admits up to max_batch_size
+(16,384) rows for every signature and runs them in batches of at most
+max_execution_batch_size (1,024) rows, never more than a signature admits, so a batch it
+splits or merges is never refused (tests/test_deploy.py checks the two files agree). `serving_default` is the
 Evaluator's: TFMA batches its examples itself, so it has no limit.
 Plain constants: the client imports this module without TensorFlow.
 """

@@ -17,13 +17,12 @@ from ml_metadata.proto import metadata_store_pb2
 from components import pusher
 from pipeline import cli, local_runner
 from pipeline.config import PipelineConfig
+from tests import small_run
 
 pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = ["--synthetic-users", "60", "--synthetic-movies", "200", "--synthetic-ratings", "3000",
-        "--gate", "max_rmse_over_baseline=3", "--gate", "min_top_k_over_baseline=0",
-        "--model", "batch_size=256"]
+DATA = small_run.ARGS
 # Each stopped component, what completed before it, and how long it runs on DATA.
 BEFORE = {
     "Transform": ["MovieLensExampleGen", "MovieLensSchemaGen"],

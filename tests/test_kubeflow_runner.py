@@ -92,3 +92,23 @@ def test_the_image_gets_every_package_of_this_project():
         copied = {line.split()[1].rstrip("/") for line in dockerfile
                   if line.startswith("COPY ")}
     assert packages and packages <= copied, packages - copied
+
+
+def _pusher_parameter(spec, name):
+    value = spec.root.dag.tasks["VersionedPusher"].inputs.parameters[name].runtime_value
+    return json_format.MessageToDict(value.constant_value).popitem()[1]
+
+
+def test_the_pusher_knows_the_root_it_checks_served_versions_against(spec, tmp_path):
+    from pipeline import cli
+
+    assert _pusher_parameter(spec, "pipeline_root") == "gs://bucket/root"
+    assert int(_pusher_parameter(spec, "replace_unknown_version")) == 0
+    path = str(tmp_path / "pipeline.yaml")
+    assert cli.main(["compile", "kfp", "--output", path, "--pipeline-root", "gs://b/r",
+                     "--serving-dir", "gs://b/serving", "--pipeline-name", "movielens-temporal",
+                     "--split", "temporal", "--replace-unknown-version"]) == 0
+    with open(path) as compiled:
+        other = json_format.ParseDict(yaml.safe_load(compiled), pipeline_spec_pb2.PipelineSpec())
+    assert other.pipeline_info.name == "movielens-temporal"
+    assert int(_pusher_parameter(other, "replace_unknown_version")) == 1

@@ -230,8 +230,9 @@ def test_a_damaged_zip_member_is_named(tmp_path, compression):
     with pytest.raises(DataFormatError) as error:
         parsers.read_movielens(archive)
     assert str(error.value).startswith(
-        f"{archive}!ml-100k/u.data: is damaged in the zip archive (")
-    assert str(error.value).endswith("); fetch the archive again")
+        f"{archive}!ml-100k/u.data: cannot be read from the zip archive (")
+    assert str(error.value).endswith("): fetch the archive again, or extract it and give the "
+                                     "folder")
 
 
 def test_a_zip_cut_off_is_named_as_cut_off(tmp_path):
@@ -243,7 +244,8 @@ def test_a_zip_cut_off_is_named_as_cut_off(tmp_path):
         parsers.read_movielens(archive)
 
 
-@pytest.mark.parametrize("cut", ["1\t1\t5\t88125", "1\t1\t5\t881250949"])
+@pytest.mark.parametrize("cut", ["1\t1\t5\t88125", "1\t1\t5\t881250949", "1\t1\t5",
+                                 "1\t1\t4."])
 def test_a_file_cut_off_in_its_last_line_is_refused(tmp_path, cut):
     """A cut timestamp is still a timestamp: only the missing line break tells."""
     folder = _ml100k(tmp_path, "2\t1\t5\t881250949\n" + cut)

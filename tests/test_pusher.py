@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from components import pusher
+from components import pusher, storage
 
 
 def _model(tmp_path, name="model"):
@@ -46,12 +46,16 @@ def test_object_stores_get_every_file_with_the_graph_written_last(tmp_path, monk
     monkeypatch.setattr(tf.io.gfile, "copy",
                         lambda src, dst, *a, **k: (copied.append(os.path.basename(dst)),
                                                    real_copy(src, dst, *a, **k)))
+    retrained = _model(tmp_path, "retrained")
+    (tmp_path / "retrained" / "variables" / "variables.index").write_bytes(b"other index")
     serving = f"ram://{tmp_path.name}/serving"  # TensorFlow's in-memory file system
-    first = pusher.push(source, serving, "movielens")
-    second = pusher.push(source, serving, "movielens")
+    first = pusher.push(source, serving, "movielens", "/roots/a")
+    second = pusher.push(retrained, serving, "movielens", "/roots/a")
     assert (first, second) == (f"{serving}/movielens/1", f"{serving}/movielens/2")
     assert copied == ["variables.index", "saved_model.pb"] * 2
     assert tf.io.gfile.GFile(f"{second}/saved_model.pb", "rb").read() == b"graph"
+    assert pusher._pushed_from(second) == "/roots/a"  # written before the graph
+    assert pusher.push(retrained, serving, "movielens", "/roots/a") == second  # served
 
 
 def test_a_copy_failing_half_way_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -132,25 +136,36 @@ def test_the_staging_copy_of_a_killed_push_is_removed_by_the_next(tmp_path):
     assert sorted(os.listdir(model_dir)) == sorted(["1", pusher.LOCK_FILE, os.path.basename(live)])
 
 
-def _root_model(tmp_path, root, execution, graph=b"graph", index=b"index"):
-    """A Trainer output in TFX's layout: <root>/Trainer/model/<execution>/Format-Serving."""
-    source = tmp_path / root / "Trainer" / "model" / str(execution) / pusher.SERVING_SUBDIR
-    (source / "variables").mkdir(parents=True)
-    (source / "saved_model.pb").write_bytes(graph)
-    (source / "variables" / "variables.index").write_bytes(index)
-    return str(source), str(tmp_path / root / "Trainer" / "model")
+def _model_with_weights(tmp_path, name, index):
+    source = _model(tmp_path, name)
+    (tmp_path / name / "variables" / "variables.index").write_bytes(index)
+    return source
 
 
-def test_a_push_over_a_served_version_of_another_root_is_refused(tmp_path):
+def test_a_served_version_of_another_root_is_not_replaced_unless_asked(tmp_path):
     serving = str(tmp_path / "serving")
     model_dir = os.path.join(serving, "movielens")
-    first, own = _root_model(tmp_path, "root", 4)
-    assert pusher.push(first, serving, "movielens", own).endswith("/1")  # nothing served yet
-    retrained, _ = _root_model(tmp_path, "root", 9, index=b"other weights")
-    assert pusher.push(retrained, serving, "movielens", own).endswith("/2")  # 2 is own
-    # Another root's model, even one with the same graph: version 2 is none of its models.
-    other, others = _root_model(tmp_path, "other-root", 4, index=b"index")
-    with pytest.raises(pusher.UnknownServedVersion, match=f"{model_dir}/2$"):
-        pusher.push(other, serving, "movielens", others)
+    mine = _model_with_weights(tmp_path, "mine", b"weights 1")
+    assert pusher.push(mine, serving, "movielens", "/roots/a").endswith("/1")  # none served
+    retrained = _model_with_weights(tmp_path, "retrained", b"weights 2")
+    assert pusher.push(retrained, serving, "movielens", "/roots/a").endswith("/2")  # 1 is a's
+    theirs = _model_with_weights(tmp_path, "theirs", b"weights 3")
+    with pytest.raises(pusher.UnknownServedVersion) as refused:
+        pusher.push(theirs, serving, "movielens", "/roots/b")
+    assert refused.value.args == (f"{model_dir}/2", "was pushed from the pipeline root /roots/a")
     assert sorted(os.listdir(model_dir)) == [pusher.LOCK_FILE, "1", "2"]  # no staging left
-    assert pusher.push(other, serving, "movielens").endswith("/3")  # no check asked for
+    assert pusher.push(theirs, serving, "movielens", "/roots/b",
+                       replace_unknown_version=True).endswith("/3")
+    # Asked again without the flag: version 3 is b's own and the same model, so no version 4.
+    assert pusher.push(theirs, serving, "movielens", "/roots/b").endswith("/3")
+    assert storage.versions(model_dir) == [1, 2, 3]
+
+
+def test_a_version_that_records_no_root_is_named_so(tmp_path):
+    model_dir = tmp_path / "serving" / "movielens"
+    (model_dir / "7").mkdir(parents=True)
+    (model_dir / "7" / "saved_model.pb").write_bytes(b"copied by hand")
+    (model_dir / "8").mkdir()  # incomplete (no graph): TF Serving serves 7
+    with pytest.raises(pusher.UnknownServedVersion) as refused:
+        pusher.push(_model(tmp_path), str(tmp_path / "serving"), "movielens", "/roots/a")
+    assert refused.value.args == (f"{model_dir}/7", "records no pipeline root that pushed it")

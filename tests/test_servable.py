@@ -93,10 +93,10 @@ def _trainer_output(folder, fixed):
 def test_a_blessed_but_unservable_model_is_never_pushed(tmp_path):
     serving = str(tmp_path / "serving")
     pushed = pusher.push_if_blessed_and_servable(
-        _trainer_output(tmp_path, fixed=True), True, serving, "m")
+        _trainer_output(tmp_path, fixed=True), True, serving, "m", "/root")
     assert pushed.destination == os.path.join(serving, "m", "1")
     refused = pusher.push_if_blessed_and_servable(
-        _trainer_output(tmp_path, fixed=False), True, serving, "m")
+        _trainer_output(tmp_path, fixed=False), True, serving, "m", "/root")
     assert refused.destination is None
     assert refused.reason.startswith("not servable by TF Serving, nothing pushed: warm-up")
     assert "\n" not in refused.reason
@@ -105,24 +105,24 @@ def test_a_blessed_but_unservable_model_is_never_pushed(tmp_path):
 
 def test_an_unblessed_model_is_not_checked_nor_pushed(tmp_path):
     outcome = pusher.push_if_blessed_and_servable(str(tmp_path / "absent"), False,
-                                                  str(tmp_path / "serving"), "m")
+                                                  str(tmp_path / "serving"), "m", "/root")
     assert outcome.destination is None and "not blessed" in outcome.reason
     assert not os.path.exists(tmp_path / "serving")
 
 
 def test_a_push_over_another_roots_served_version_is_refused_unless_asked(tmp_path):
     serving = str(tmp_path / "serving")
-    mine = _trainer_output(tmp_path / "root" / "Trainer" / "model", fixed=True)
-    assert pusher.push_if_blessed_and_servable(mine, True, serving, "m").destination
-    theirs = _trainer_output(tmp_path / "other" / "Trainer" / "model", fixed=True)
-    refused = pusher.push_if_blessed_and_servable(theirs, True, serving, "m")
+    mine = _trainer_output(tmp_path / "a", fixed=True)
+    assert pusher.push_if_blessed_and_servable(mine, True, serving, "m", "/roots/a").destination
+    theirs = _trainer_output(tmp_path / "b", fixed=True)
+    refused = pusher.push_if_blessed_and_servable(theirs, True, serving, "m", "/roots/b")
     served = os.path.join(serving, "m", "1")
     assert refused.destination is None and refused.refused_version == served
     assert refused.reason == (
-        f"nothing pushed: the newest served version, {served}, is no model of this pipeline "
-        "root, so the candidate was never compared with the model it would replace. Run with "
-        "the --pipeline-root that pushed it, or pass --replace-unknown-version to replace it "
-        "without that comparison")
-    replaced = pusher.push_if_blessed_and_servable(theirs, True, serving, "m",
+        f"nothing pushed: the newest served version, {served}, was pushed from the pipeline "
+        "root /roots/a, not this one (/roots/b): this pipeline's gate never compared a model "
+        "with it. Run with the --pipeline-root that pushed it, or pass "
+        "--replace-unknown-version to replace it without that comparison")
+    replaced = pusher.push_if_blessed_and_servable(theirs, True, serving, "m", "/roots/b",
                                                    replace_unknown_version=True)
     assert replaced.destination == os.path.join(serving, "m", "2")

@@ -10,13 +10,12 @@ import pytest
 
 from components import storage
 from pipeline import cli
+from tests import small_run
 
 pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = ["--synthetic-users", "60", "--synthetic-movies", "200", "--synthetic-ratings", "3000",
-        "--gate", "max_rmse_over_baseline=3", "--gate", "min_top_k_over_baseline=0",
-        "--model", "batch_size=256", "--model", "epochs=2"]
+DATA = small_run.ARGS + ["--model", "epochs=2"]
 
 
 def test_two_roots_at_once_into_one_serving_directory(tmp_path, capsys):
@@ -30,17 +29,19 @@ def test_two_roots_at_once_into_one_serving_directory(tmp_path, capsys):
             [sys.executable, "-m", "pipeline.cli", "run", *where, *DATA, "--model",
              f"seed={seed}"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True))
-    ended = {name: (child.wait(timeout=600), child.stdout.read())
-             for name, (_, child) in runs.items()}
+    ended = {}
+    for name, (_, child) in runs.items():
+        out, _ = child.communicate(timeout=600)
+        ended[name] = (child.returncode, out)
     assert sorted(code for code, _ in ended.values()) == [0, cli.EXIT_NOT_PUSHED], ended
     [pushed] = [name for name, (code, _) in ended.items() if code == 0]
     [refused] = [name for name in ended if name != pushed]
     version_1 = os.path.join(serving, "movielens", "1")
     assert f"Serving: {version_1}\n" in ended[pushed][1]
-    assert (f"Push: nothing pushed: the newest served version, {version_1}, is no model of "
-            "this pipeline root, so the candidate was never compared with the model it would "
-            "replace. Run with the --pipeline-root that pushed it, or pass "
-            "--replace-unknown-version") in ended[refused][1]
+    assert (f"Push: nothing pushed: the newest served version, {version_1}, was pushed from "
+            f"the pipeline root {tmp_path / pushed}, not this one ({tmp_path / refused}): this "
+            "pipeline's gate never compared a model with it. Run with the --pipeline-root that "
+            "pushed it, or pass --replace-unknown-version") in ended[refused][1]
     assert storage.versions(os.path.join(serving, "movielens")) == [1]
 
     where = runs[refused][0]
@@ -51,6 +52,11 @@ def test_two_roots_at_once_into_one_serving_directory(tmp_path, capsys):
         assert f"  {component} (cached," in out
     assert "  VersionedPusher (ran," in out
     assert f"Serving: {os.path.join(serving, 'movielens', '2')}\n" in out
+    assert storage.versions(os.path.join(serving, "movielens")) == [1, 2]
+    # Without the flag again (another cache key for the Pusher): version 2 is this root's
+    # and this very model, so nothing is pushed twice.
+    assert cli.main(["run", *where, *DATA, "--model", f"seed={2 if refused == 'b' else 1}"]) == 0
+    assert f"Serving: {os.path.join(serving, 'movielens', '2')}\n" in capsys.readouterr().out
     assert storage.versions(os.path.join(serving, "movielens")) == [1, 2]
 
 

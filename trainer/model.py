@@ -246,7 +246,7 @@ class MultiTaskRecommender(keras.Model):
         logits = self.retrieval_scores(user_vector) / self.config.temperature
         rows = tf.gather(self.seen_bits, user_index)  # [batch, ceil(num_movies / 8)] bytes
         bits = tf.bitwise.bitwise_and(rows[:, :, tf.newaxis], _BIT_VALUES) > 0
-        seen = tf.reshape(bits, [tf.shape(rows)[0], -1])[:, : self.num_movies]
+        seen = tf.reshape(bits, [-1, 8 * self.seen_bits.shape[1]])[:, : self.num_movies]
         other = tf.not_equal(tf.range(self.num_movies, dtype=tf.int64)[tf.newaxis, :],
                              movie_index[:, tf.newaxis])
         logits = tf.where(tf.logical_and(seen, other), tf.constant(-1e9), logits)

@@ -43,9 +43,11 @@ MAX_ID = 2**31 - 1  # MovieLens ids count from 1; the largest release's are belo
 MAX_TIMESTAMP = 10**12  # seconds since 1970: year 33,658
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, which some editors put first
 _ZIP_MAGIC = b"PK\x03\x04"  # the first bytes of a zip archive (its directory is at the end)
-# What zipfile raises on a damaged member: a bad checksum, or compressed data that ends
-# early or does not inflate.
-_DAMAGED_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError)
+# What zipfile raises on a member it cannot read: a bad checksum, compressed data that ends
+# early or does not inflate, a compression it does not know (Deflate64, which Windows
+# writes for large archives), a password.
+_UNREADABLE_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+                      RuntimeError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +105,7 @@ class _Source:
                                             "MovieLens")
             try:
                 self._zip = zipfile.ZipFile(self._stream)
-            except zipfile.BadZipFile as error:
+            except (zipfile.BadZipFile, OSError, ValueError) as error:
                 self.close()
                 raise DataFormatError(path, f"is a damaged zip archive ({error}); fetch it "
                                             "again") from None
@@ -132,10 +134,11 @@ class _Source:
             try:
                 with self._zip.open(self._members[name]) as stream:
                     yield stream
-            except _DAMAGED_MEMBER as error:
-                raise DataFormatError(self.label(name), f"is damaged in the zip archive "
-                                                        f"({error}); fetch the archive "
-                                                        "again") from None
+            except _UNREADABLE_MEMBER as error:
+                raise DataFormatError(self.label(name), f"cannot be read from the zip archive "
+                                                        f"({error}): fetch the archive again, "
+                                                        "or extract it and give the folder"
+                                      ) from None
         else:
             with storage.open_binary(self._members[name]) as stream:
                 yield stream
@@ -167,16 +170,16 @@ class _Source:
                         f"{error.start + 1}); MovieLens {name} files are {encoding}",
                         line=number,
                     ) from None
+                if not raw.endswith(b"\n") and raw.strip():  # only ever the last line
+                    raise DataFormatError(
+                        label, "the file ends in this line, without a line break: it looks "
+                               "cut off (an interrupted download or copy). If the line is "
+                               "complete, end it with a line break", line=number)
                 text = text.rstrip("\r\n")
                 if text.strip():
                     yield number, text
         if not number:
             raise DataFormatError(label, "file is empty")
-        if not raw.endswith(b"\n") and raw.strip():
-            raise DataFormatError(label, "the file ends in this line, without a line break: it "
-                                         "looks cut off (an interrupted download or copy). If "
-                                         "the line is complete, end it with a line break",
-                                  line=number)
 
 
 def _files_in_directory(path: str) -> Dict[str, str]:
