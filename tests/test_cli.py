@@ -8,6 +8,7 @@ import tensorflow as tf
 from components.movielens import parsers, synthetic
 from components.movielens.synthetic import SyntheticConfig
 from pipeline import cli
+from tests import small_run
 
 
 def test_missing_data_path_is_a_clear_error(capsys, tmp_path):
@@ -113,9 +114,7 @@ def test_a_write_failure_in_the_trainer_fails_the_run_with_one_line(capsys, tmp_
     from serving import export
 
     where = ["--pipeline-root", str(tmp_path / "root"), "--serving-dir",
-             str(tmp_path / "serving"), "--synthetic-users", "60", "--synthetic-movies", "200",
-             "--synthetic-ratings", "3000", "--model", "batch_size=256",
-             "--gate", "max_rmse_over_baseline=3", "--gate", "min_top_k_over_baseline=0"]
+             str(tmp_path / "serving"), *small_run.ARGS]
     assert cli.main(["run", *where, "--model", "epochs=2"]) == 0
     capsys.readouterr()
 
@@ -146,3 +145,40 @@ def test_a_degraded_model_on_the_real_movielens_100k_is_refused(capsys, tmp_path
     assert "NOT blessed, nothing pushed: " in out
     assert "above --gate max_rmse_over_baseline=0.95" in out
     assert not (tmp_path / "serving").exists()
+
+
+@pytest.mark.slow
+def test_a_write_failure_in_the_push_fails_the_run_with_one_line(capsys, tmp_path, monkeypatch):
+    """An OSError from the file layer while the Pusher copies the blessed model: exit 1, one
+    line, the served version untouched and no staging copy left for TF Serving or a later
+    push to pick up; the next run pushes the same model whole."""
+    import shutil
+
+    from components import pusher, storage
+
+    model_dir = tmp_path / "serving" / "movielens"
+    where = ["--pipeline-root", str(tmp_path / "root"), "--serving-dir",
+             str(tmp_path / "serving"), *small_run.ARGS, "--gate", "max_rmse_increase=10",
+             "--gate", "max_top_k_accuracy_decrease=1"]
+    assert cli.main(["run", *where, "--model", "epochs=2"]) == 0
+    capsys.readouterr()
+    real_copy, calls = shutil.copyfile, []
+
+    def full_disk_on_the_second_file(src, dst, **kwargs):
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_copy(src, dst, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk_on_the_second_file)
+    code = cli.main(["run", *where, "--model", "epochs=3"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED == 1
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("movielens-tfx run: error: VersionedPusher failed: Error: ")
+    assert "No space left on device" in line and "Traceback" not in err
+    assert sorted(os.listdir(model_dir)) == sorted(["1", pusher.LOCK_FILE])
+    monkeypatch.setattr(shutil, "copyfile", real_copy)
+    assert cli.main(["run", *where, "--model", "epochs=3"]) == 0
+    assert "  Trainer (cached," in capsys.readouterr().out
+    assert storage.versions(str(model_dir)) == [1, 2]
