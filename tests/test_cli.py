@@ -8,7 +8,7 @@ import tensorflow as tf
 from components.movielens import parsers, synthetic
 from components.movielens.synthetic import SyntheticConfig
 from pipeline import cli
-from tests import small_run
+from tests import faults, small_run
 
 
 def test_missing_data_path_is_a_clear_error(capsys, tmp_path):
@@ -162,15 +162,8 @@ def test_a_write_failure_in_the_push_fails_the_run_with_one_line(capsys, tmp_pat
              "--gate", "max_top_k_accuracy_decrease=1"]
     assert cli.main(["run", *where, "--model", "epochs=2"]) == 0
     capsys.readouterr()
-    real_copy, calls = shutil.copyfile, []
-
-    def full_disk_on_the_second_file(src, dst, **kwargs):
-        calls.append(src)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_copy(src, dst, **kwargs)
-
-    monkeypatch.setattr(shutil, "copyfile", full_disk_on_the_second_file)
+    real_copy = shutil.copyfile
+    monkeypatch.setattr(shutil, "copyfile", faults.full_disk_on_call(real_copy, 2))
     code = cli.main(["run", *where, "--model", "epochs=3"])
     err = capsys.readouterr().err
     assert code == cli.EXIT_FAILED == 1

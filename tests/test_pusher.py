@@ -3,6 +3,7 @@ import os
 import pytest
 
 from components import pusher, storage
+from tests import faults
 
 
 def _model(tmp_path, name="model"):
@@ -67,18 +68,11 @@ def test_a_copy_failing_half_way_leaves_nothing_behind(tmp_path, monkeypatch):
     pusher.push(_model(tmp_path), serving, "movielens")
     source = _model(tmp_path, "retrained")
     (tmp_path / "retrained" / "variables" / "variables.index").write_bytes(b"index")
-    real_copy, calls = shutil.copyfile, []
-
-    def failing_copy(src, dst, **kwargs):
-        calls.append(src)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_copy(src, dst, **kwargs)
-
+    failing_copy = faults.full_disk_on_call(shutil.copyfile, 2)
     monkeypatch.setattr(shutil, "copyfile", failing_copy)
     with pytest.raises(shutil.Error, match="No space left on device"):
         pusher.push(source, serving, "movielens")
-    assert len(calls) == 2
+    assert len(failing_copy.calls) == 2
     assert sorted(os.listdir(os.path.join(serving, "movielens"))) == [pusher.LOCK_FILE, "1"]
 
 
