@@ -70,15 +70,6 @@ def _pushed_from(version: str) -> Optional[str]:
         return None
 
 
-def _newest_complete(model_dir: str) -> Optional[str]:
-    """The newest version folder with its graph (what TF Serving serves), if any."""
-    for version in reversed(storage.versions(model_dir)):
-        path = os.path.join(model_dir, str(version))
-        if tf.io.gfile.exists(os.path.join(path, storage.GRAPH_FILE)):
-            return path
-    return None
-
-
 def _same_model(one: str, other: str) -> bool:
     """Whether two SavedModel folders hold the same model: the same graph and the same
     variables index (which holds a checksum of every variable's bytes)."""
@@ -177,7 +168,7 @@ def push(source: str, serving_dir: str, model_name: str, pipeline_root: str = ""
     mark = lambda version: _mark(version, pipeline_root, source)  # noqa: E731
 
     def decide() -> Optional[str]:
-        newest = _newest_complete(model_dir)
+        newest = storage.newest_complete_version(model_dir)
         if newest is not None and _same_model(source, newest):
             return newest
         if not replace_unknown_version:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from typing import IO, List, Tuple
+from typing import IO, List, Optional, Tuple
 
 import tensorflow as tf
 
@@ -51,6 +51,16 @@ GRAPH_FILE = "saved_model.pb"  # a version directory's graph; TF Serving loads n
 def versions(model_dir: str) -> List[int]:
     """The version numbers under a model directory in TF Serving's layout (`<dir>/<n>/`)."""
     return sorted(int(name) for name in listdir(model_dir) if name.isascii() and name.isdigit())
+
+
+def newest_complete_version(model_dir: str) -> Optional[str]:
+    """The newest version folder under `model_dir` that holds its graph (what TF Serving
+    serves: on an object store a push writes that file last); None when there is none."""
+    for version in reversed(versions(model_dir)):
+        path = os.path.join(model_dir, str(version))
+        if exists(os.path.join(path, GRAPH_FILE)):
+            return path
+    return None
 
 
 def files_under(path: str) -> List[str]:

@@ -374,12 +374,11 @@ def newest_version(model_dir: str) -> str:
     if not storage.exists(model_dir):
         raise NotFound(f"no model directory {model_dir}; push a model first (movielens-tfx run)"
                        " or give --model-dir")
-    complete = [v for v in storage.versions(model_dir)
-                if storage.exists(os.path.join(model_dir, str(v), storage.GRAPH_FILE))]
-    if not complete:
+    newest = storage.newest_complete_version(model_dir)
+    if newest is None:
         raise NotFound(f"{model_dir} has no complete version directory (1/, 2/, ... with a "
                        "saved_model.pb)")
-    return os.path.join(model_dir, str(max(complete)))
+    return newest
 
 
 class LocalTransport:
