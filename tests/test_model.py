@@ -10,6 +10,7 @@ from components.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USE
 from trainer import data
 from trainer import model as model_lib
 from trainer import train
+from trainer import validation
 from trainer.config import ModelConfig
 from trainer.data import Ratings
 
@@ -41,7 +42,7 @@ def test_a_movie_twice_in_a_batch_is_not_its_own_negative():
     x = {USER_INDEX: users, MOVIE_INDEX: tf.constant([3, 3, 4])}
     out = model(x)
     loss = np.mean(model._in_batch_softmax(out["user_vector"], out["movie_vector"],
-                                        x[MOVIE_INDEX]))
+                                           x[MOVIE_INDEX], tf.range(3)))
     u, v = out["user_vector"].numpy(), out["movie_vector"].numpy()
     logits = u @ v.T
     logits[0, 1] = logits[1, 0] = -1e9  # the duplicate of movie 3
@@ -176,31 +177,56 @@ def _log_softmax_loss(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(log_z - logits[np.arange(len(labels)), labels]))
 
 
-def test_the_catalogue_softmax_leaves_out_a_users_other_training_movies():
+def _catalogue_losses(model, out, users, movies, seen) -> np.ndarray:
+    """Each row's loss, computed alone: its movie, scored with the row's vector (its target
+    left out of the history), against every movie its user did not rate in training,
+    scored with the user's whole vector."""
+    whole = dict(zip(dict.fromkeys(users), out["batch_user_vector"].numpy()))
+    catalogue = model.movie_embedding.embeddings.numpy()[: model.num_movies]
+    losses = []
+    for row, (user, movie) in enumerate(zip(users, movies)):
+        negatives = np.delete(whole[user] @ catalogue.T, sorted(seen[user]))
+        positive = out["user_vector"].numpy()[row] @ catalogue[movie]
+        losses.append(np.logaddexp.reduce(np.r_[positive, negatives]) - positive)
+    return np.array(losses)
+
+
+def test_the_catalogue_softmax_leaves_out_a_users_training_movies_once_per_distinct_user():
     config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, catalogue_softmax_limit=10,
                          user_weight_power=0.0, **SMALL)
     # User 0 rated movies 1 and 2; user 1 movie 3; user 2 movies 0 and 3.
     users, movies = np.array([0, 0, 1, 2, 2]), np.array([1, 2, 3, 0, 3])
     model = model_lib.build(3, 5, users, movies, config)
-    x = {USER_INDEX: tf.constant([0, 1, 2]), MOVIE_INDEX: tf.constant([1, 3, 0])}
+    model.user_vectors(tf.constant([0], tf.int64))  # builds the embedding layers
+    model.history_embedding.embeddings.assign(
+        np.random.default_rng(1).normal(size=(6, 8)).astype(np.float32))
+    batch_users, batch_movies = [0, 1, 2, 0], [1, 3, 0, 2]  # user 0's two movies
+    x = {USER_INDEX: tf.constant(batch_users), MOVIE_INDEX: tf.constant(batch_movies)}
     out = model(x)
-    model.compute_loss(x, tf.zeros(3), out)
-    logits = out["user_vector"].numpy() @ model.movie_embedding.embeddings.numpy()[:5].T
-    logits[0, 2] = logits[2, 3] = -1e9  # seen by the row's user, not its target
-    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
-        _log_softmax_loss(logits, np.array([1, 3, 0])), rel=1e-4)
+    assert out["batch_user_vector"].shape == (3, 8)  # one a distinct user
+    model.compute_loss(x, tf.zeros(4), out)
+    expected = _catalogue_losses(model, out, batch_users, batch_movies,
+                                 {0: {1, 2}, 1: {3}, 2: {0, 3}})
+    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(expected.mean(),
+                                                                          rel=1e-4)
+    # The whole vector is the user's with every history movie; a row's leaves its own out.
+    whole = out["batch_user_vector"].numpy()
+    np.testing.assert_allclose(whole[0], model.user_vectors(tf.constant([0])).numpy()[0],
+                               rtol=1e-5)
+    assert not np.allclose(out["user_vector"].numpy()[0], whole[0])
 
 
-def test_above_the_limit_the_softmax_is_in_batch():
+def test_above_the_limit_the_softmax_is_in_batch_without_the_rows_users_other_movies():
     config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, popularity_correction=False,
-                         catalogue_softmax_limit=4, **SMALL)
-    model = model_lib.build(3, 5, np.array([0, 1, 2]), np.array([1, 3, 0]), config)
-    x = {USER_INDEX: tf.constant([0, 1, 2]), MOVIE_INDEX: tf.constant([1, 3, 0])}
+                         catalogue_softmax_limit=4, user_weight_power=0.0, **SMALL)
+    model = model_lib.build(3, 5, np.array([0, 1, 2, 0]), np.array([1, 3, 0, 4]), config)
+    x = {USER_INDEX: tf.constant([0, 1, 2, 0]), MOVIE_INDEX: tf.constant([1, 3, 0, 4])}
     out = model(x)
-    model.compute_loss(x, tf.zeros(3), out)
+    model.compute_loss(x, tf.zeros(4), out)
     logits = out["user_vector"].numpy() @ out["movie_vector"].numpy().T
+    logits[0, 3] = logits[3, 0] = -1e9  # user 0's two rows: not each other's negatives
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
-        _log_softmax_loss(logits, np.arange(3)), rel=1e-4)
+        _log_softmax_loss(logits, np.arange(4)), rel=1e-4)
 
 
 def test_history_dropout_never_lets_the_target_into_its_own_user_vector():
@@ -234,7 +260,8 @@ def test_l2_penalises_each_row_the_batch_reads_over_its_chance_per_rating_and_on
     for layer, values in tables.items():
         layer.embeddings.assign(values)
     model(x, training=True)
-    chances = model_lib.row_chances(users, movies, model.history_movies, 4, 5, 2)
+    chances = model_lib.row_chances(users, movies, model.history_movies, 4, 5, 2,
+                                    config.user_run)
     square = {layer: np.square(values).sum(axis=1) for layer, values in tables.items()}
 
     def penalty(layer, chance, rows):  # each distinct row once, over its chance of a read
@@ -290,8 +317,9 @@ def test_the_rating_mlp_kept_is_the_moving_average_of_its_weights_over_the_steps
     result = train.fit(config, ratings, 50, 40, callbacks=[recorder], verbose=0)
     steps_per_epoch = 800 // 64
     assert len(recorder.steps) == 1 + 2 * steps_per_epoch
-    # Early stopping keeps the epoch of the lower val_loss, and the average as it was then.
-    kept_steps = steps_per_epoch * (1 + int(np.argmin(result.history["val_loss"])))
+    # Early stopping keeps the epoch of the better validation objective, and the average as
+    # it was then.
+    kept_steps = steps_per_epoch * (1 + int(np.argmin(result.history[validation.MONITOR])))
     expected = recorder.steps[0]
     for step in recorder.steps[1:1 + kept_steps]:
         expected = [0.9 * a + 0.1 * w for a, w in zip(expected, step)]
@@ -301,7 +329,7 @@ def test_the_rating_mlp_kept_is_the_moving_average_of_its_weights_over_the_steps
         assert not np.allclose(got, last)  # not the last step's weights
     no_average = train.fit(dataclasses.replace(config, rating_average_momentum=0.0), ratings,
                            50, 40, callbacks=[recorder], verbose=0)
-    kept_steps = steps_per_epoch * (1 + int(np.argmin(no_average.history["val_loss"])))
+    kept_steps = steps_per_epoch * (1 + int(np.argmin(no_average.history[validation.MONITOR])))
     for got, last in zip(no_average.model.rating_mlp.trainable_weights,
                          recorder.steps[kept_steps]):
         np.testing.assert_array_equal(got.numpy(), last)
@@ -312,20 +340,27 @@ def test_learning_rate_decay_outside_zero_one_is_refused():
         ModelConfig(learning_rate_decay=0.0)
 
 
-def test_row_chances_match_batches_drawn_at_random():
+@pytest.mark.parametrize("user_run", [1, 3])
+def test_row_chances_match_the_training_batches(user_run):
     rng = np.random.default_rng(4)
-    pairs = np.unique(np.stack([rng.integers(0, 30, 400), rng.zipf(1.5, 400) % 25]), axis=1)
+    # Popular movies, though none with more than a tenth of the ratings (MovieLens: 0.5%)
+    pairs = np.unique(np.stack([rng.integers(0, 30, 400), rng.geometric(0.08, 400) % 25]),
+                      axis=1)
     users, movies = pairs  # each (user, movie) once, as in MovieLens
     history = model_lib.history_of(users, movies, 30, limit=5, seed=0)
-    chances = model_lib.row_chances(users, movies, history, 30, 25, batch_size=8)
+    chances = model_lib.row_chances(users, movies, history, 30, 25, batch_size=8,
+                                    user_run=user_run)
     read = {name: np.zeros(n + 1) for name, n in (("user", 30), ("movie", 25), ("history", 25))}
-    trials = 4000
+    trials = 0
     holders = [set(history[u].numpy()) for u in range(31)]
-    for _ in range(trials):
-        batch = rng.integers(0, len(users), 8)
-        read["user"][np.unique(users[batch])] += 1
-        read["movie"][np.unique(movies[batch])] += 1
-        read["history"][list(set().union(*(holders[u] for u in users[batch])))] += 1
+    while trials < 4000:  # whole passes, cut into batches as training cuts them
+        order = data.run_order(users, user_run, rng)
+        for start in range(0, len(order) - 7, 8):
+            batch = order[start: start + 8]
+            read["user"][np.unique(users[batch])] += 1
+            read["movie"][np.unique(movies[batch])] += 1
+            read["history"][list(set().union(*(holders[u] for u in users[batch])))] += 1
+            trials += 1
     for name, counts in read.items():
         np.testing.assert_allclose(counts / trials, chances[name], atol=0.03, err_msg=name)
     assert chances["user"][30] == 0.0 and 0.0 < chances["movie"][movies].min() < 0.5
@@ -339,8 +374,7 @@ def test_liked_weighting_weighs_each_positive_by_its_rating():
     x = {USER_INDEX: tf.constant(users), MOVIE_INDEX: tf.constant(movies)}
     out = model(x)
     model.compute_loss(x, tf.constant([1.0, 0.5, 0.0]), out)  # 5, 3 and 1 stars
-    logits = out["user_vector"].numpy() @ model.movie_embedding.embeddings.numpy()[:5].T
-    each = [_log_softmax_loss(logits[i: i + 1], movies[i: i + 1]) for i in range(3)]
+    each = _catalogue_losses(model, out, users, movies, {0: {1}, 1: {3}, 2: {0}})
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
         (1.5 * each[0] + 1.0 * each[1] + 0.5 * each[2]) / 3.0, rel=1e-4)
 
@@ -353,9 +387,7 @@ def test_user_weight_power_divides_a_positive_by_its_users_rating_count():
     x = {USER_INDEX: tf.constant([0, 1]), MOVIE_INDEX: tf.constant([1, 0])}
     out = model(x)
     model.compute_loss(x, tf.constant([0.5, 0.5]), out)  # 3 stars: liked_weighting adds 0
-    logits = out["user_vector"].numpy() @ model.movie_embedding.embeddings.numpy()[:5].T
-    logits[0, [2, 3]] = -1e9  # user 0's other training movies
-    each = [_log_softmax_loss(logits[i: i + 1], np.array([[1, 0][i]])) for i in range(2)]
+    each = _catalogue_losses(model, out, [0, 1], [1, 0], {0: {1, 2, 3}, 1: {0}})
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
         (each[0] / 3 + each[1]) / (1 / 3 + 1), rel=1e-4)
 
@@ -367,10 +399,49 @@ def test_the_catalogue_softmax_masks_by_bit_across_byte_boundaries():
                          user_weight_power=0.0, **SMALL)
     users, movies = np.array([0, 0, 0, 1, 1, 2]), np.array([7, 8, 12, 0, 13, 5])
     model = model_lib.build(3, 13, users, movies, config)
-    x = {USER_INDEX: tf.constant([0, 0, 1, 2]), MOVIE_INDEX: tf.constant([8, 3, 0, 5])}
+    batch_users, batch_movies = [0, 0, 1, 2], [8, 3, 0, 5]
+    x = {USER_INDEX: tf.constant(batch_users), MOVIE_INDEX: tf.constant(batch_movies)}
     out = model(x)
     model.compute_loss(x, tf.zeros(4), out)
-    logits = out["user_vector"].numpy() @ model.movie_embedding.embeddings.numpy()[:13].T
-    logits[0, [7, 12]] = logits[1, [7, 8, 12]] = -1e9  # row 2's only other movie is OOV
-    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
-        _log_softmax_loss(logits, np.array([8, 3, 0, 5])), rel=1e-4)
+    expected = _catalogue_losses(model, out, batch_users, batch_movies,
+                                 {0: {7, 8, 12}, 1: {0}, 2: {5}})  # user 1's 13 is OOV
+    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(expected.mean(),
+                                                                          rel=1e-4)
+
+
+@pytest.mark.parametrize("run", [1, 3])
+def test_run_order_takes_every_rating_once_in_runs_of_one_users_ratings(run):
+    users = np.repeat(np.arange(5), [1, 2, 3, 7, 10])
+    rng = np.random.default_rng(0)
+    order = data.run_order(users, run, rng)
+    assert sorted(order.tolist()) == list(range(len(users)))
+    # Cut where the user changes: each user's rows come in ceil(count / run) runs of <= run.
+    cuts = np.flatnonzero(np.diff(users[order]) != 0) + 1
+    runs = np.split(users[order], cuts)
+    if run > 1:  # (a user's runs may meet by chance: compare their counts at least)
+        assert all(len(r) <= 2 * run for r in runs)
+        assert len(runs) >= len(set(users.tolist()))
+    assert not np.array_equal(order, data.run_order(users, run, rng))  # each pass anew
+    batches = Ratings(users, users, np.zeros(len(users), np.float32)).dataset(
+        4, shuffle_seed=0, user_run=run)
+    assert batches.cardinality() == len(users) // 4  # whole batches only
+    seen = np.concatenate([x[USER_INDEX].numpy() for x, _ in batches])
+    assert len(seen) == 20 and set(seen.tolist()) <= set(users.tolist())
+
+
+def test_validation_movies_are_negatives_in_training_and_known_to_the_export():
+    config = ModelConfig(catalogue_softmax_limit=10, **SMALL)
+    # Trained on user 0's movies 1 and 2; movie 3 is user 0's validation movie.
+    served = model_lib.UserMovies.of(np.array([0, 0, 0]), np.array([1, 2, 3]), 1, config)
+    model = model_lib.build(1, 5, np.array([0, 0]), np.array([1, 2]), config, served=served)
+    seen = np.unpackbits(model.seen_bits.numpy()[0], bitorder="little")[:5]
+    assert seen.tolist() == [0, 1, 1, 0, 0]  # 3 is a negative in training
+    assert model.watched[0].numpy().tolist() == [1, 2, 3]  # `retrieve` leaves it out
+    model.user_vectors(tf.constant([0], tf.int64))
+    y = np.random.default_rng(0).normal(size=(6, 8)).astype(np.float32)
+    model.history_embedding.embeddings.assign(y)
+    p = model.user_embedding.embeddings.numpy()[0]
+    np.testing.assert_allclose(model.user_vectors(tf.constant([0], tf.int64)).numpy()[0],
+                               p + (y[1] + y[2]) / np.sqrt(2), rtol=1e-5)
+    np.testing.assert_allclose(model.all_user_vectors().numpy()[0],
+                               p + (y[1] + y[2] + y[3]) / np.sqrt(3), rtol=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -11,7 +12,6 @@ import tensorflow as tf
 from components.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
 
 
-SHUFFLE_BUFFER = 1_000_000  # rows; a full shuffle of 20M rows would hold them all twice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,22 +32,34 @@ class Ratings:
         held = int(round(len(self) * fraction))
         return self.take(np.sort(order[held:])), self.take(np.sort(order[:held]))
 
-    def dataset(self, batch_size: int, shuffle_seed=None, repeat: bool = False
-                ) -> tf.data.Dataset:
-        """Batches; shuffled (each pass anew) when `shuffle_seed` is given. Beyond
-        SHUFFLE_BUFFER rows the rows are permuted once here and the buffer reshuffles locally,
-        so memory stays bounded."""
-        rows = self
-        if shuffle_seed is not None and len(self) > SHUFFLE_BUFFER:
-            rows = self.take(np.random.default_rng(shuffle_seed).permutation(len(self)))
-        features = {USER_INDEX: rows.user_index, MOVIE_INDEX: rows.movie_index}
-        data = tf.data.Dataset.from_tensor_slices((features, rows.rating))
-        if shuffle_seed is not None:
-            data = data.shuffle(min(len(self), SHUFFLE_BUFFER), seed=shuffle_seed,
-                                reshuffle_each_iteration=True)
-        if repeat:
-            data = data.repeat()
-        return data.batch(batch_size, drop_remainder=shuffle_seed is not None).prefetch(2)
+    def dataset(self, batch_size: int, shuffle_seed=None, repeat: bool = False,
+                user_run: int = 1) -> tf.data.Dataset:
+        """Batches. With `shuffle_seed`, every pass is shuffled anew in runs of up to
+        `user_run` ratings of one user (`run_order`), whole batches only; without it, the
+        rows in order, the last batch short."""
+        if shuffle_seed is None:
+            features = {USER_INDEX: self.user_index, MOVIE_INDEX: self.movie_index}
+            data = tf.data.Dataset.from_tensor_slices((features, self.rating))
+            return data.batch(batch_size).prefetch(2)
+        passes = itertools.count()  # Keras iterates the data set anew each epoch
+
+        def batches():
+            while True:
+                order = run_order(self.user_index, user_run,
+                                  np.random.default_rng([shuffle_seed, next(passes)]))
+                for start in range(0, len(order) - batch_size + 1, batch_size):
+                    rows = order[start: start + batch_size]
+                    yield ({USER_INDEX: self.user_index[rows],
+                            MOVIE_INDEX: self.movie_index[rows]}, self.rating[rows])
+                if not repeat:
+                    return
+
+        index = tf.TensorSpec([batch_size], tf.int64)
+        data = tf.data.Dataset.from_generator(batches, output_signature=(
+            {USER_INDEX: index, MOVIE_INDEX: index}, tf.TensorSpec([batch_size], tf.float32)))
+        # The generator's length, so that Keras knows where an epoch ends.
+        length = tf.data.INFINITE_CARDINALITY if repeat else len(self) // batch_size
+        return data.apply(tf.data.experimental.assert_cardinality(length)).prefetch(2)
 
     def sample(self, limit: int, seed: int) -> "Ratings":
         """At most `limit` rows, a seeded random sample (in their original order)."""
@@ -55,6 +67,22 @@ class Ratings:
             return self
         return self.take(np.sort(np.random.default_rng(seed).choice(len(self), limit,
                                                                     replace=False)))
+
+
+def run_order(user_index: np.ndarray, run: int, rng: np.random.Generator) -> np.ndarray:
+    """A random order of the rows in which each user's rows come in runs of `run` (a
+    user's last run shorter): the user's rows shuffled and cut into runs, the runs of all
+    users shuffled. A batch then holds about batch_size / run distinct users, and the
+    retrieval softmax, computed once per distinct user, costs that many catalogue rows."""
+    if run == 1:
+        return rng.permutation(len(user_index))
+    order = np.lexsort((rng.random(len(user_index)), user_index))
+    users = user_index[order]
+    first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    run_id = np.cumsum(rank % run == 0) - 1
+    shuffled = rng.permutation(run_id[-1] + 1 if len(order) else 0)
+    return order[np.argsort(shuffled[run_id], kind="stable")]
 
 
 def from_transformed_batches(batches) -> Tuple[Ratings, Dict[int, str]]:

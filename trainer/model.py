@@ -7,7 +7,8 @@ OOV bucket included) to embeddings; retrieval scores are their dot products.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+import dataclasses
+from typing import Dict, Optional, Tuple
 
 import keras
 import numpy as np
@@ -23,9 +24,13 @@ class MultiTaskRecommender(keras.Model):
     shared embeddings."""
 
     def __init__(self, num_users: int, num_movies: int, movie_log_frequency: np.ndarray,
-                 watched: tf.RaggedTensor, history: tf.RaggedTensor, config: ModelConfig,
+                 trained: "UserMovies", served: "UserMovies", config: ModelConfig,
                  row_chances: Optional[Dict[str, np.ndarray]] = None, l2_weight: float = 0.0,
                  **kwargs) -> None:
+        """`trained`: the movies of the ratings the model trains on; `served`: all of each
+        user's known movies, which the exported model's user vectors and `retrieve`'s
+        exclusions use (the validation slice that early stopping holds out of training is
+        part of them)."""
         super().__init__(**kwargs)
         self.config = config
         self.num_users = num_users  # vocabulary sizes; index == size is the OOV bucket
@@ -55,25 +60,32 @@ class MultiTaskRecommender(keras.Model):
                 num_movies + 1, config.embedding_dim, embeddings_initializer="zeros",
                 name="history_embedding")
             self.history_embedding.build()  # user_vectors reads its table directly
-        self.watched = watched  # user index -> the movie indices they rated in training
+        self.watched = served.watched  # user index -> the movie indices they rated in train
         if num_movies <= config.catalogue_softmax_limit:
             # The same as a bit a (user, movie), for the catalogue softmax's mask: a batch
             # gathers its users' rows, at most catalogue_softmax_limit / 8 = 512 bytes each
             # (about a user's embedding row with its optimiser slots). Gathering the
             # ragged rows instead costs a heavy user's whole count a row (measured on
             # ml-100k: 10 ms a step against 2.7).
-            self.seen_bits = tf.constant(_bit_rows(watched, num_movies))
+            # Only the trained-on movies are masked: a movie held out for validation must
+            # be a negative in training, as an eval movie is, or the mask tells the model
+            # which movies the user rated and validation flatters it.
+            self.seen_bits = tf.constant(_bit_rows(trained.watched, num_movies))
         # A user's weight as a retrieval positive: training rating count ^ -user_weight_power.
-        self.user_weight = tf.pow(tf.maximum(tf.cast(watched.row_lengths(), tf.float32), 1.0),
-                                  -config.user_weight_power)
-        # N(u) of the user tower: the user's training movies, at most config.max_history
-        # (not `history`: Keras sets that attribute in fit).
-        self.history_movies = history
-        self.history_matrix = tf.sparse.SparseTensor(
-            indices=tf.stack([history.value_rowids(), history.flat_values], axis=1),
-            values=tf.ones_like(history.flat_values, dtype=tf.float32),
+        self.user_weight = tf.pow(
+            tf.maximum(tf.cast(trained.watched.row_lengths(), tf.float32), 1.0),
+            -config.user_weight_power)
+        # N(u) of the user tower in training: the user's trained-on movies, at most
+        # config.max_history (not `history`: Keras sets that attribute in fit).
+        self.history_movies = trained.history
+        self.history_count = tf.cast(trained.history.row_lengths(), tf.float32)
+        # N(u) for export: every known movie of the user, at most config.max_history.
+        self.served_history = tf.sparse.SparseTensor(
+            indices=tf.stack([served.history.value_rowids(), served.history.flat_values],
+                             axis=1),
+            values=tf.ones_like(served.history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
-        self.history_count = tf.cast(history.row_lengths(), tf.float32)
+        self.served_history_count = tf.cast(served.history.row_lengths(), tf.float32)
         # The L2 penalty's weight a step (config.l2 over the training ratings) and the chance
         # that a training batch reads each row of each table.
         self.l2_weight = l2_weight
@@ -87,19 +99,27 @@ class MultiTaskRecommender(keras.Model):
 
     def user_vectors(self, user_index: tf.Tensor, target_movie=None,
                      training: bool = False) -> tf.Tensor:
-        """p_u + |N(u)|^-1/2 * sum of y_j over N(u), the user's (capped) training movies.
+        """Each row's user vector (see `batch_user_vectors`)."""
+        return self.batch_user_vectors(user_index, target_movie, training)[1]
 
-        In training, `target_movie` is left out of N(u) when it is there, so that the tower
-        cannot score a movie by finding it in the user's history. Only the histories of the
-        distinct users of `user_index` are read, each of at most config.max_history movies,
-        so a step costs at most batch_size x max_history whatever the size of the data set.
-        In training, each history movie is dropped with probability config.history_dropout
-        (the rest scaled up to keep the sum's expectation).
+    def batch_user_vectors(self, user_index: tf.Tensor, target_movie=None,
+                           training: bool = False) -> Tuple[tf.Tensor, tf.Tensor]:
+        """(a vector for each distinct user of `user_index` in order of first appearance,
+        a vector for each row).
+
+        A user's vector is p_u + |N(u)|^-1/2 * sum of y_j over N(u), the user's (capped)
+        training movies. A row's is its user's, but with the row's `target_movie` left out of
+        N(u) when it is there, so that the tower cannot score a movie by finding it in the
+        user's history. Only the histories of the distinct users of `user_index` are read,
+        each of at most config.max_history movies, so a step costs at most batch_size x
+        max_history whatever the size of the data set. In training, each history movie is
+        dropped with probability config.history_dropout (the rest scaled up to keep the
+        sum's expectation).
         """
-        vector = self.user_embedding(user_index)
-        if not self.config.use_history:
-            return vector
         users, position = tf.unique(user_index)
+        vector = self.user_embedding(users)
+        if not self.config.use_history:
+            return vector, tf.gather(vector, position)
         history = tf.gather(self.history_movies, users)  # ragged: each distinct user's movies
         # A sparse (distinct users x distinct history movies) by dense product over the
         # looked-up rows: its gradient reaches only those rows (a sparse update, see
@@ -111,19 +131,22 @@ class MultiTaskRecommender(keras.Model):
             values=weights,
             dense_shape=tf.stack([tf.size(users, out_type=tf.int64),
                                   tf.size(movies, out_type=tf.int64)]))
-        sums = tf.gather(tf.sparse.sparse_dense_matmul(rows, self.history_embedding(movies)),
-                         position)
+        sums = tf.sparse.sparse_dense_matmul(rows, self.history_embedding(movies))
+        count = tf.gather(self.history_count, users)
+        whole = vector + sums * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
         if target_movie is None:
-            return self._with_history(vector, sums, user_index)
-        # Is the target in its user's capped history, and with what weight in the sum
-        # (dropout)? A search among the batch's own (distinct user, movie) keys.
+            return whole, tf.gather(whole, position)
+        # Is the row's target in its user's capped history, and with what weight in the sum
+        # (dropout)? A search among the batch's own sorted (distinct user, movie) keys.
         keys = _sorted_keys(history, self.num_movies)
         wanted = tf.cast(position, tf.int64) * (self.num_movies + 1) + target_movie
         found = tf.searchsorted(keys, wanted)
         present = tf.cast(tf.equal(tf.gather(keys, found), wanted), tf.float32)
         weight = tf.gather(tf.concat([weights, [0.0]], axis=0), found) * present
-        sums -= self.history_embedding(target_movie) * weight[:, tf.newaxis]
-        return self._with_history(vector, sums, user_index, present)
+        left = (tf.gather(sums, position)
+                - self.history_embedding(target_movie) * weight[:, tf.newaxis])
+        scale = tf.math.rsqrt(tf.maximum(tf.gather(count, position) - present, 1.0))
+        return whole, tf.gather(vector, position) + left * scale[:, tf.newaxis]
 
     def _history_weights(self, movies: tf.Tensor, training: bool) -> tf.Tensor:
         ones = tf.ones_like(movies, dtype=tf.float32)
@@ -132,22 +155,16 @@ class MultiTaskRecommender(keras.Model):
         return tf.nn.dropout(ones, rate=self.config.history_dropout)
 
     def all_user_vectors(self) -> tf.Tensor:
-        """Every user's vector (OOV row included), for export: one sparse (users x movies)
-        by dense (movies x dim) product, cheaper than gathering every history."""
+        """Every user's vector (OOV row included) from all their known movies, for export:
+        one sparse (users x movies) by dense (movies x dim) product, cheaper than gathering
+        every history."""
         vector = self.user_embedding.embeddings
         if not self.config.use_history:
             return vector
-        users = tf.range(self.num_users + 1, dtype=tf.int64)
-        sums = tf.sparse.sparse_dense_matmul(self.history_matrix,
+        sums = tf.sparse.sparse_dense_matmul(self.served_history,
                                              self.history_embedding.embeddings)
-        return self._with_history(vector, sums, users)
-
-    def _with_history(self, vector, total, user_index, left_out=None) -> tf.Tensor:
-        """`left_out`: 1.0 where the row's target was taken out of `total` (N(u) one less)."""
-        count = tf.gather(self.history_count, user_index)
-        if left_out is not None:
-            count -= left_out
-        return vector + total * tf.math.rsqrt(tf.maximum(count, 1.0))[:, tf.newaxis]
+        scale = tf.math.rsqrt(tf.maximum(self.served_history_count, 1.0))
+        return vector + sums * scale[:, tf.newaxis]
 
     def movie_vectors(self, movie_index: tf.Tensor) -> tf.Tensor:
         return self.movie_embedding(movie_index)
@@ -172,8 +189,8 @@ class MultiTaskRecommender(keras.Model):
         # Cast: Keras traces the model for saving with the float inputs it infers.
         user_index = tf.cast(tf.reshape(inputs[USER_INDEX], [-1]), tf.int64)
         movie_index = tf.cast(tf.reshape(inputs[MOVIE_INDEX], [-1]), tf.int64)
-        user_vector = self.user_vectors(user_index, target_movie=movie_index,
-                                        training=training)
+        users, user_vector = self.batch_user_vectors(user_index, target_movie=movie_index,
+                                                     training=training)
         movie_vector = self.movie_vectors(movie_index)
         if training and self.l2_weight:
             self.add_loss(self.l2_weight * self._l2_penalty(user_index, movie_index))
@@ -181,6 +198,7 @@ class MultiTaskRecommender(keras.Model):
             "user_vector": user_vector,
             "movie_vector": movie_vector,
             "rating": self.rate(user_vector, movie_vector, user_index, movie_index),
+            "batch_user_vector": users,  # one a distinct user, see batch_user_vectors
         }
 
     def _l2_penalty(self, user_index, movie_index) -> tf.Tensor:
@@ -219,11 +237,15 @@ class MultiTaskRecommender(keras.Model):
         del sample_weight, training
         movie_index = tf.cast(tf.reshape(x[MOVIE_INDEX], [-1]), tf.int64)
         user_index = tf.cast(tf.reshape(x[USER_INDEX], [-1]), tf.int64)
+        users, position = tf.unique(user_index)  # as batch_user_vectors found them
+        positive = tf.reduce_sum(y_pred["user_vector"] * y_pred["movie_vector"], axis=1)
+        positive /= self.config.temperature
         if self.num_movies <= self.config.catalogue_softmax_limit:
-            retrieval = self._catalogue_softmax(y_pred["user_vector"], user_index, movie_index)
+            retrieval = self._catalogue_softmax(y_pred["batch_user_vector"], users, position,
+                                                positive)
         else:
             retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
-                                               movie_index)
+                                               movie_index, position)
         rated = tf.reshape(y, [-1])
         # Each rating's weight as a positive: 1 + liked_weighting x (normalised rating - 1/2),
         # over its user's training rating count to the power user_weight_power.
@@ -238,29 +260,32 @@ class MultiTaskRecommender(keras.Model):
             total += tf.add_n(self.losses)
         return total
 
-    def _catalogue_softmax(self, user_vector, user_index, movie_index) -> tf.Tensor:
-        """Each user's own movie against every movie of the catalogue but the user's other
-        training movies (liked or not, they are not negatives): an exact softmax, no
-        sampling and so no correction. Its cost grows with the catalogue (the masked
-        movies too are at most the catalogue per row), hence the limit."""
-        logits = self.retrieval_scores(user_vector) / self.config.temperature
-        rows = tf.gather(self.seen_bits, user_index)  # [batch, ceil(num_movies / 8)] bytes
+    def _catalogue_softmax(self, user_vectors, users, position, positive) -> tf.Tensor:
+        """Each row's movie against every movie of the catalogue its user has not rated in
+        training (the user's other training movies, liked or not, are not negatives): an
+        exact softmax, no sampling and so no correction. The normaliser over the unrated
+        movies is computed once per distinct user of the batch: a row's loss is
+        log(exp(positive) + exp(log_z)) - positive = softplus(log_z - positive). Its cost
+        is the batch's distinct users times the catalogue (hence `user_run`, and the limit)."""
+        logits = self.retrieval_scores(user_vectors) / self.config.temperature
+        rows = tf.gather(self.seen_bits, users)  # [distinct users, ceil(num_movies / 8)] bytes
         bits = tf.bitwise.bitwise_and(rows[:, :, tf.newaxis], _BIT_VALUES) > 0
         seen = tf.reshape(bits, [-1, 8 * self.seen_bits.shape[1]])[:, : self.num_movies]
-        other = tf.not_equal(tf.range(self.num_movies, dtype=tf.int64)[tf.newaxis, :],
-                             movie_index[:, tf.newaxis])
-        logits = tf.where(tf.logical_and(seen, other), tf.constant(-1e9), logits)
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=movie_index, logits=logits)
+        log_z = tf.reduce_logsumexp(tf.where(seen, tf.constant(-1e9), logits), axis=1)
+        return tf.nn.softplus(tf.gather(log_z, position) - positive)
 
-    def _in_batch_softmax(self, user_vector, movie_vector, movie_index) -> tf.Tensor:
-        """Each user's own movie is the positive; the batch's other movies are negatives."""
+    def _in_batch_softmax(self, user_vector, movie_vector, movie_index, position) -> tf.Tensor:
+        """Each user's own movie is the positive; the batch's other movies are negatives,
+        but for the other movies of the row's user (a run of its ratings)."""
         logits = tf.matmul(user_vector, movie_vector, transpose_b=True) / self.config.temperature
         if self.config.popularity_correction:
             logits -= tf.gather(self.movie_log_frequency, movie_index)[tf.newaxis, :]
         # A popular movie can appear twice in a batch: never use it as its own negative.
         same_movie = tf.equal(movie_index[:, tf.newaxis], movie_index[tf.newaxis, :])
+        same_user = tf.equal(position[:, tf.newaxis], position[tf.newaxis, :])
         off_diagonal = tf.logical_not(tf.eye(tf.shape(logits)[0], dtype=tf.bool))
-        logits = tf.where(tf.logical_and(same_movie, off_diagonal), -1e9, logits)
+        logits = tf.where(tf.logical_and(tf.logical_or(same_movie, same_user), off_diagonal),
+                          -1e9, logits)
         labels = tf.range(tf.shape(logits)[0])
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
@@ -311,37 +336,63 @@ def history_of(user_index: np.ndarray, movie_index: np.ndarray, num_users: int,
 
 
 def row_chances(train_users: np.ndarray, train_movies: np.ndarray, history: tf.RaggedTensor,
-                num_users: int, num_movies: int, batch_size: int) -> Dict[str, np.ndarray]:
-    """For each table, the chance that a batch of `batch_size` training ratings drawn at
-    random (with replacement) reads each row: a user's or movie's row when one of its
-    ratings is drawn, a history row when a rating of one of the users holding it in their
-    history is."""
-    def drawn(counts: np.ndarray) -> np.ndarray:  # (a pair rated twice counts twice: clip)
-        share = np.minimum(counts / max(len(train_users), 1), 1.0 - 1e-12)
-        return -np.expm1(batch_size * np.log1p(-share))
+                num_users: int, num_movies: int, batch_size: int,
+                user_run: int = 1) -> Dict[str, np.ndarray]:
+    """For each table, the chance that a training batch reads each row, the batch being
+    consecutive runs of up to `user_run` ratings of one user (data.run_order) of a shuffled
+    pass: a user's row is read when one of its runs is in the batch, a movie's when one of
+    its ratings is, a history row when a run of one of the users holding it in their history
+    is."""
+    def drawn(counts: np.ndarray, total: float, draws: float) -> np.ndarray:
+        # Drawn without replacement: the hypergeometric chance of none, with the mean
+        # of the shrinking pool (exact within 1% at these sizes).
+        pool = max(total - (draws - 1.0) / 2.0, 1.0)
+        share = np.minimum(counts / pool, 1.0 - 1e-12)  # (a pair rated twice)
+        return -np.expm1(draws * np.log1p(-share))
 
-    user_counts = np.bincount(train_users, minlength=num_users + 1).astype(np.float64)
-    holder_counts = np.bincount(history.flat_values.numpy(), minlength=num_movies + 1,
-                                weights=user_counts[history.value_rowids().numpy()])
-    return {"user": drawn(user_counts),
-            "movie": drawn(np.bincount(train_movies, minlength=num_movies + 1).astype(float)),
-            "history": drawn(holder_counts[: num_movies + 1])}
+    user_runs = np.ceil(np.bincount(train_users, minlength=num_users + 1) / user_run)
+    runs = user_runs.sum()
+    # The runs a batch touches on average: one where it starts, one more each run's mean
+    # length after that (batches are consecutive rows of the shuffled runs).
+    runs_drawn = 1.0 + (batch_size - 1) * runs / max(len(train_users), 1)
+    holder_runs = np.bincount(history.flat_values.numpy(), minlength=num_movies + 1,
+                              weights=user_runs[history.value_rowids().numpy()])
+    movie_counts = np.bincount(train_movies, minlength=num_movies + 1).astype(np.float64)
+    return {"user": drawn(user_runs, runs, runs_drawn),
+            "movie": drawn(movie_counts, len(train_users), batch_size),
+            "history": drawn(holder_runs[: num_movies + 1], runs, runs_drawn)}
+
+
+@dataclasses.dataclass(frozen=True)
+class UserMovies:
+    """Each user's rated movies (row u; the OOV user's row is empty): all of them, and at
+    most config.max_history of them (a seeded random choice), N(u) of the user tower."""
+
+    watched: tf.RaggedTensor
+    history: tf.RaggedTensor
+
+    @classmethod
+    def of(cls, users: np.ndarray, movies: np.ndarray, num_users: int,
+           config: ModelConfig) -> "UserMovies":
+        return cls(history_of(users, movies, num_users),
+                   history_of(users, movies, num_users, config.max_history, config.seed))
 
 
 def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies: np.ndarray,
-          config: ModelConfig) -> MultiTaskRecommender:
-    """A compiled model for the training ratings (`train_users[i]`, `train_movies[i]`)."""
+          config: ModelConfig, served: Optional[UserMovies] = None) -> MultiTaskRecommender:
+    """A compiled model for the training ratings (`train_users[i]`, `train_movies[i]`);
+    `served`: every known movie of each user, for export (default: the training ones)."""
     keras.utils.set_random_seed(config.seed)
     counts = np.bincount(train_movies, minlength=num_movies + 1)[: num_movies + 1]
     counts = counts.astype(np.float64)
     log_frequency = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
-    history = history_of(train_users, train_movies, num_users, config.max_history, config.seed)
+    trained = UserMovies.of(train_users, train_movies, num_users, config)
     chances = None
     if config.l2:
-        chances = row_chances(train_users, train_movies, history, num_users, num_movies,
-                              config.batch_size)
+        chances = row_chances(train_users, train_movies, trained.history, num_users,
+                              num_movies, config.batch_size, config.user_run)
     model = MultiTaskRecommender(
-        num_users, num_movies, log_frequency, history_of(train_users, train_movies, num_users),
-        history, config, chances, l2_weight=config.l2 / max(len(train_users), 1))
+        num_users, num_movies, log_frequency, trained, served or trained, config, chances,
+        l2_weight=config.l2 / max(len(train_users), 1))
     model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate))
     return model

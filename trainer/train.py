@@ -11,6 +11,7 @@ import numpy as np
 from absl import logging
 
 from trainer import model as model_lib
+from trainer import validation as validation_lib
 from trainer.config import ModelConfig
 from trainer.data import Ratings
 
@@ -29,7 +30,10 @@ class TrainResult:
 def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
         callbacks: Optional[List[keras.callbacks.Callback]] = None, verbose: int = 2
         ) -> TrainResult:
-    """Trains on `train`, stopping early on a validation slice carved from it (never eval).
+    """Trains on `train`, stopping early on a validation slice carved from it (never eval):
+    when the validation objective (trainer/validation.py: NDCG@10 and RMSE, as the loss
+    weights weigh them) has not improved for config.early_stopping_patience epochs, the
+    best epoch's weights are kept.
 
     An epoch is one pass over the data or `examples_per_epoch` examples, whichever is
     smaller, and validation runs after each: on large data early stopping can act within
@@ -38,9 +42,16 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     config.check_data(len(train), num_movies)
     fit_rows, validation = train.split_off(config.validation_fraction, seed=config.seed)
     validation = validation.sample(config.max_validation_examples, seed=config.seed)
-    model = model_lib.build(num_users, num_movies, train.user_index, train.movie_index, config)
+    # Trained on the rest; validation movies are unknown to training, as eval movies are,
+    # and known to the exported model, as every training rating is.
+    model = model_lib.build(num_users, num_movies, fit_rows.user_index, fit_rows.movie_index,
+                            config, served=model_lib.UserMovies.of(
+                                train.user_index, train.movie_index, num_users, config))
+    measure = validation_lib.ValidationMetrics(fit_rows, validation, num_users, num_movies,
+                                               config)
     stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True)
+        monitor=validation_lib.MONITOR, mode="min", patience=config.early_stopping_patience,
+        restore_best_weights=True)
     if config.learning_rate_decay < 1.0:
         callbacks = [keras.callbacks.LearningRateScheduler(
             lambda epoch: config.learning_rate * config.learning_rate_decay ** epoch),
@@ -49,24 +60,26 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     steps = config.examples_per_epoch // config.batch_size if partial else None
     started = time.monotonic()
     history = model.fit(
-        fit_rows.dataset(config.batch_size, shuffle_seed=config.seed, repeat=partial),
+        fit_rows.dataset(config.batch_size, shuffle_seed=config.seed, repeat=partial,
+                         user_run=config.user_run),
         validation_data=validation.dataset(config.batch_size),
         epochs=config.epochs, steps_per_epoch=steps,
-        callbacks=[stop] + list(callbacks or []), verbose=verbose)
+        callbacks=[measure, stop] + list(callbacks or []), verbose=verbose)
     seconds = time.monotonic() - started
     model.use_rating_average()
     epochs_run = len(history.history["loss"])
     per_epoch = (steps if partial else len(fit_rows) // config.batch_size) * config.batch_size
     examples = per_epoch * epochs_run
-    losses = history.history["val_loss"]
-    best = int(np.argmin(losses)) + 1
+    objectives = history.history[validation_lib.MONITOR]
+    best = int(np.argmin(objectives)) + 1
+    kept = (f"kept epoch {best} (validation NDCG@10 "
+            f"{history.history['val_ndcg@10'][best - 1]:.4f}, RMSE "
+            f"{history.history['val_rmse'][best - 1]:.4f})")
     if stop.stopped_epoch:
-        because = (f"early stopping after epoch {epochs_run}: val_loss did not improve for "
-                   f"{config.early_stopping_patience} epochs; kept epoch {best} (val_loss "
-                   f"{losses[best - 1]:.4f})")
+        because = (f"early stopping after epoch {epochs_run}: the validation objective did "
+                   f"not improve for {config.early_stopping_patience} epochs; {kept}")
     else:
-        because = (f"reached the maximum of {config.epochs} epochs; kept epoch {best} "
-                   f"(val_loss {losses[best - 1]:.4f})")
+        because = f"reached the maximum of {config.epochs} epochs; {kept}"
     epoch_size = f"epochs of {per_epoch:,} examples" if partial else "epochs are whole passes"
     because = f"Training stopped, {because}; {examples:,} examples in {seconds:.1f} s " \
               f"({epoch_size})"
