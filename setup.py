@@ -32,7 +32,9 @@ setup(
         "dev": ["pytest", "kubernetes", "pyyaml", "hypothesis"],
         # the experiments' peers (pipeline/peers.py). cornac 2.2 is the last release for
         # numpy < 2, which TensorFlow 2.16 needs (cornac 2.3+ requires numpy > 2).
-        "bench": ["cornac==2.2.2", "implicit==0.7.3", "scikit-surprise==1.1.5"],
+        # threadpoolctl: implicit's ALS asks for one BLAS thread beside its own.
+        "bench": ["cornac==2.2.2", "implicit==0.7.3", "scikit-surprise==1.1.5",
+                  "threadpoolctl"],
     },
     entry_points={"console_scripts": ["movielens-tfx=pipeline.cli:main"]},
 )

@@ -191,8 +191,8 @@ def _parser() -> argparse.ArgumentParser:
                                   "choosing defaults without looking at eval)")
     experiments.add_argument("--peers", nargs="+", default=["all"], metavar="PEER",
                              help="library peers to tune and score beside the model: all "
-                                  "(default), none, or names from EASE ItemKNN BPR SVD SVD++ "
-                                  "(they need pip install -e '.[bench]')")
+                                  "(default), none, or names from EASE ItemKNN iALS BPR SVD "
+                                  "SVD++ (they need pip install -e '.[bench]')")
 
     recommend = commands.add_parser(
         "recommend", help="a user's top movies from the pushed model (TF Serving or on disk)")

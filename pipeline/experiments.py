@@ -36,9 +36,10 @@ QUALITY = ("rmse_stars", "top10_5star", "top10_5star_seen_excluded", "top100", "
            "ndcg@10")
 METRICS = ("rmse_stars", "rmse_unit", "top10_5star", "top10_5star_seen_excluded", "top100",
            "recall@10", "ndcg@10", "train_seconds", "examples_per_second", "epochs")
-# Targets of the multi-task model: an absolute RMSE; the ranking metrics at least the best
-# ranking peer's; and within SPECIALISED_GAP of the better specialised setting on every metric.
-MAX_RMSE_STARS = 0.895
+# Targets of the multi-task model: an absolute RMSE; the ranking metrics at least a multiple
+# of the best ranking peer's; and within SPECIALISED_GAP of the better specialised setting on
+# every metric. By release (issue 11 for ml-100k, issue 22 for ml-1m); other data: ml-100k's.
+TARGETS = {"ml-100k": (0.895, 1.0), "ml-1m": (0.845, 1.05)}  # (max RMSE, x best peer)
 BEAT_PEERS_ON = ("top10_5star_seen_excluded", "ndcg@10")
 SPECIALISED_GAP = 0.01
 
@@ -130,20 +131,22 @@ def run(data_config: DataConfig, model_config: ModelConfig, seeds: Sequence[int]
     return report
 
 
-def _targets(summary: Dict, peers: Sequence[peers_lib.Peer]) -> List[Dict]:
+def _targets(summary: Dict, peers: Sequence[peers_lib.Peer], data: str) -> List[Dict]:
     multi = summary["multi-task"]
     targets = []
+    max_rmse, factor = TARGETS.get(data, TARGETS["ml-100k"])
 
     def target(metric: str, text: str, met: bool) -> None:
         targets.append({"metric": metric, "target": text, "value": multi[metric]["mean"],
                         "met": bool(met)})
 
-    target("rmse_stars", f"<= {MAX_RMSE_STARS}", multi["rmse_stars"]["mean"] <= MAX_RMSE_STARS)
+    target("rmse_stars", f"<= {max_rmse}", multi["rmse_stars"]["mean"] <= max_rmse)
     ranking = [peer.name for peer in peers if peer.kind == peers_lib.RANKING]
     for metric in BEAT_PEERS_ON if ranking else ():
         best = max(ranking, key=lambda name: summary[name][metric]["mean"])
-        bound = summary[best][metric]["mean"]
-        target(metric, f">= {best}'s ({bound:.4f})", multi[metric]["mean"] >= bound)
+        bound = factor * summary[best][metric]["mean"]
+        times = "" if factor == 1.0 else f"{factor:g} x "
+        target(metric, f">= {times}{best}'s ({bound:.4f})", multi[metric]["mean"] >= bound)
     for metric in QUALITY:
         specialised = [summary[name][metric]["mean"] for name in ("rating-only",
                                                                    "retrieval-only")]
@@ -164,12 +167,13 @@ def _summarise(runs, chosen, data_config: DataConfig, model_config: ModelConfig,
                for metric in METRICS if metric in results[0]}
         for name, results in runs.items()
     }
+    header = files.report_header(data_config.source)
     return {
-        **files.report_header(data_config.source),
+        **header,
         "split": data_config.split, "seeds": list(seeds),
         "model_config": dataclasses.asdict(model_config),
         "results": summary, "per_seed": runs, "peer_parameters": chosen,
-        "targets": _targets(summary, peers),
+        "targets": _targets(summary, peers, header["data"]),
     }
 
 

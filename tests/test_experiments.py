@@ -92,3 +92,22 @@ def test_holdout_mode_never_reads_eval(tmp_path, monkeypatch):
     for name in ("most-popular", "EASE"):
         quality = {k: v for k, v in kept["results"][name].items() if k != "train_seconds"}
         assert quality and all(again["results"][name][k] == v for k, v in quality.items())
+
+
+def test_each_release_has_its_own_targets():
+    def summary(multi_ndcg: float) -> dict:
+        values = {"rmse_stars": 0.85, "top10_5star": 0.1, "top10_5star_seen_excluded": 0.2,
+                  "top100": 0.3, "recall@10": 0.2, "ndcg@10": 0.4}
+        models = {name: {m: {"mean": v} for m, v in values.items()}
+                  for name in ("EASE", "rating-only", "retrieval-only", "multi-task")}
+        models["multi-task"]["ndcg@10"] = {"mean": multi_ndcg}
+        return models
+
+    ease = [peer for peer in peers.PEERS if peer.name == "EASE"]
+    for data, ndcg, met in (("ml-100k", 0.41, True), ("ml-1m", 0.41, False),
+                            ("ml-1m", 0.43, True), ("synthetic", 0.41, True)):
+        targets = {t["target"]: t for t in experiments._targets(summary(ndcg), ease, data)}
+        rmse = targets["<= 0.845" if data == "ml-1m" else "<= 0.895"]
+        assert rmse["met"] == (data != "ml-1m")  # 0.85 stars
+        bound = "1.05 x EASE's (0.4200)" if data == "ml-1m" else "EASE's (0.4000)"
+        assert targets[f">= {bound}"]["met"] == met

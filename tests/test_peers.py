@@ -29,7 +29,7 @@ def test_ranking_peers_find_each_groups_movies_and_tune_within_their_grid():
     train, evaluation = _planted().split_off(0.2, seed=1)
     popular = metrics.retrieval_report(metrics.most_popular_scorer(train, MOVIES),
                                        train, evaluation, USERS, MOVIES)
-    for peer in peers.named(["EASE", "ItemKNN", "BPR"]):
+    for peer in peers.named(["EASE", "ItemKNN", "iALS", "BPR"]):
         report, chosen = peers.tune_and_score(peer, train, evaluation, USERS, MOVIES, seed=0)
         assert report["ndcg@10"] > 2 * popular["ndcg@10"], peer.name
         assert chosen in peer.candidates() and report["train_seconds"] > 0
