@@ -204,7 +204,7 @@ def test_the_catalogue_softmax_leaves_out_a_users_training_movies_once_per_disti
     x = {USER_INDEX: tf.constant(batch_users), MOVIE_INDEX: tf.constant(batch_movies)}
     out = model(x)
     assert out["batch_user_vector"].shape == (3, 8)  # one a distinct user
-    model.compute_loss(x, tf.zeros(4), out)
+    model.compute_loss(x, tf.fill([4], 0.5), out)  # 3 stars: every row weighs 1
     expected = _catalogue_losses(model, out, batch_users, batch_movies,
                                  {0: {1, 2}, 1: {3}, 2: {0, 3}})
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(expected.mean(),
@@ -222,7 +222,7 @@ def test_above_the_limit_the_softmax_is_in_batch_without_the_rows_users_other_mo
     model = model_lib.build(3, 5, np.array([0, 1, 2, 0]), np.array([1, 3, 0, 4]), config)
     x = {USER_INDEX: tf.constant([0, 1, 2, 0]), MOVIE_INDEX: tf.constant([1, 3, 0, 4])}
     out = model(x)
-    model.compute_loss(x, tf.zeros(4), out)
+    model.compute_loss(x, tf.fill([4], 0.5), out)  # 3 stars: every row weighs 1
     logits = out["user_vector"].numpy() @ out["movie_vector"].numpy().T
     logits[0, 3] = logits[3, 0] = -1e9  # user 0's two rows: not each other's negatives
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
@@ -402,7 +402,7 @@ def test_the_catalogue_softmax_masks_by_bit_across_byte_boundaries():
     batch_users, batch_movies = [0, 0, 1, 2], [8, 3, 0, 5]
     x = {USER_INDEX: tf.constant(batch_users), MOVIE_INDEX: tf.constant(batch_movies)}
     out = model(x)
-    model.compute_loss(x, tf.zeros(4), out)
+    model.compute_loss(x, tf.fill([4], 0.5), out)  # 3 stars: every row weighs 1
     expected = _catalogue_losses(model, out, batch_users, batch_movies,
                                  {0: {7, 8, 12}, 1: {0}, 2: {5}})  # user 1's 13 is OOV
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(expected.mean(),
@@ -445,3 +445,14 @@ def test_validation_movies_are_negatives_in_training_and_known_to_the_export():
                                p + (y[1] + y[2]) / np.sqrt(2), rtol=1e-5)
     np.testing.assert_allclose(model.all_user_vectors().numpy()[0],
                                p + (y[1] + y[2] + y[3]) / np.sqrt(3), rtol=1e-5)
+
+
+def test_a_batch_of_one_star_ratings_alone_adds_no_retrieval_loss_and_no_nan():
+    config = ModelConfig(retrieval_weight=1.0, rating_weight=1.0, liked_weighting=2.0,
+                         catalogue_softmax_limit=10, **SMALL)
+    users, movies = np.array([0, 1]), np.array([1, 3])
+    model = model_lib.build(2, 5, users, movies, config)
+    x = {USER_INDEX: tf.constant(users), MOVIE_INDEX: tf.constant(movies)}
+    total = model.compute_loss(x, tf.zeros(2), model(x))  # 1 star: weight 0
+    assert float(model.retrieval_loss_tracker.result()) == 0.0
+    assert float(total) == pytest.approx(float(model.rating_loss_tracker.result()))

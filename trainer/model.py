@@ -238,11 +238,10 @@ class MultiTaskRecommender(keras.Model):
         movie_index = tf.cast(tf.reshape(x[MOVIE_INDEX], [-1]), tf.int64)
         user_index = tf.cast(tf.reshape(x[USER_INDEX], [-1]), tf.int64)
         users, position = tf.unique(user_index)  # as batch_user_vectors found them
-        positive = tf.reduce_sum(y_pred["user_vector"] * y_pred["movie_vector"], axis=1)
-        positive /= self.config.temperature
         if self.num_movies <= self.config.catalogue_softmax_limit:
+            positive = tf.reduce_sum(y_pred["user_vector"] * y_pred["movie_vector"], axis=1)
             retrieval = self._catalogue_softmax(y_pred["batch_user_vector"], users, position,
-                                                positive)
+                                                positive / self.config.temperature)
         else:
             retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
                                                movie_index, position)
@@ -251,7 +250,9 @@ class MultiTaskRecommender(keras.Model):
         # over its user's training rating count to the power user_weight_power.
         weight = (1.0 + self.config.liked_weighting * (rated - 0.5)) * tf.gather(
             self.user_weight, user_index)
-        retrieval = tf.reduce_sum(weight * retrieval) / tf.reduce_sum(weight)
+        # (A batch of 1-star ratings alone weighs nothing with liked_weighting 2: no loss.)
+        retrieval = tf.math.divide_no_nan(tf.reduce_sum(weight * retrieval),
+                                          tf.reduce_sum(weight))
         rating = tf.reduce_mean(tf.square(y_pred["rating"] - rated))
         self.retrieval_loss_tracker.update_state(retrieval)
         self.rating_loss_tracker.update_state(rating)
