@@ -69,6 +69,16 @@ class Ratings:
                                                                     replace=False)))
 
 
+def shuffled_within_users(user_index: np.ndarray, rng: np.random.Generator) -> tuple:
+    """(an order of the rows grouped by user, each user's rows in random order; each ordered
+    row's rank among its user's rows)."""
+    order = np.lexsort((rng.random(len(user_index)), user_index))
+    users = user_index[order]
+    first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    return order, rank
+
+
 def run_order(user_index: np.ndarray, run: int, rng: np.random.Generator) -> np.ndarray:
     """A random order of the rows in which each user's rows come in runs of `run` (a
     user's last run shorter): the user's rows shuffled and cut into runs, the runs of all
@@ -76,10 +86,7 @@ def run_order(user_index: np.ndarray, run: int, rng: np.random.Generator) -> np.
     retrieval softmax, computed once per distinct user, costs that many catalogue rows."""
     if run == 1:
         return rng.permutation(len(user_index))
-    order = np.lexsort((rng.random(len(user_index)), user_index))
-    users = user_index[order]
-    first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    order, rank = shuffled_within_users(user_index, rng)
     run_id = np.cumsum(rank % run == 0) - 1
     shuffled = rng.permutation(run_id[-1] + 1 if len(order) else 0)
     return order[np.argsort(shuffled[run_id], kind="stable")]

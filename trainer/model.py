@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.features import MOVIE_INDEX, USER_INDEX
+from trainer import data
 from trainer.config import ModelConfig
 from trainer.optimizers import OPTIMIZERS
 
@@ -325,9 +326,7 @@ def history_of(user_index: np.ndarray, movie_index: np.ndarray, num_users: int,
     random `limit` of them."""
     user_index, movie_index = np.asarray(user_index), np.asarray(movie_index)
     if limit is not None:
-        order = np.lexsort((np.random.default_rng(seed).random(len(user_index)), user_index))
-        starts = np.searchsorted(user_index[order], np.arange(num_users + 1), side="left")
-        rank = np.arange(len(order)) - starts[user_index[order]]
+        order, rank = data.shuffled_within_users(user_index, np.random.default_rng(seed))
         kept = order[rank < limit]
         user_index, movie_index = user_index[kept], movie_index[kept]
     order = np.lexsort((movie_index, user_index))

@@ -15,7 +15,6 @@ from typing import Dict
 
 import keras
 import numpy as np
-import scipy.sparse as sparse
 import tensorflow as tf
 
 from trainer import metrics
@@ -57,27 +56,12 @@ class ValidationMetrics(keras.callbacks.Callback):
         self.row_of = np.full(num_users + 1, -1)
         self.row_of[users] = np.arange(len(users))
         self.exclude = metrics.seen_matrix(fit_rows, num_users, num_movies)
-        self.history = None  # the sampled users' training histories (users x movies)
-
-    def _user_vectors(self) -> np.ndarray:
-        model = self.model
-        vectors = model.user_embedding.embeddings.numpy()[self.users]
-        if not self.config.use_history:
-            return vectors
-        if self.history is None:
-            ragged = tf.gather(model.history_movies, self.users)
-            self.history = sparse.csr_matrix(
-                (np.ones(int(tf.size(ragged.flat_values)), np.float32),
-                 ragged.flat_values.numpy(), ragged.row_splits.numpy()),
-                shape=(len(self.users), self.num_movies + 1))
-        count = np.maximum(np.diff(self.history.indptr), 1).astype(np.float32)
-        sums = self.history @ model.history_embedding.embeddings.numpy()
-        return vectors + sums / np.sqrt(count)[:, np.newaxis]
 
     def measure(self) -> Dict[str, float]:
         """NDCG@10 and RMSE (stars) of the model as it is now."""
         model = self.model
-        vectors = self._user_vectors()
+        # From the users' training histories, which leave their validation movies out.
+        vectors = model.user_vectors(tf.constant(self.users)).numpy()
         catalogue = model.movie_embedding.embeddings.numpy()[: self.num_movies]
         ndcg = metrics.recall_and_ndcg_at_k(
             lambda block: vectors[self.row_of[block]] @ catalogue.T, self.rows, K,
