@@ -1,7 +1,9 @@
 """Pipeline speed benchmark: a cold run into an empty root, then a cached re-run.
 
 Writes `<report_dir>/pipeline.json` and `pipeline.md`: the wall time of each component and
-of each run (measured in this process, after imports), and the gate's metrics.
+of each run (measured in this process, after imports), where the Trainer's time goes, how
+far its steps are from this machine's matrix-product rate (measured in the same run), and
+the gate's metrics.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import tempfile
 import time
 from typing import Callable, Dict, List
 
+import tensorflow as tf
+
 from components.evaluator import gate_summary
 from pipeline import files, local_runner
 from pipeline.config import PipelineConfig, ServingConfig
+from trainer import cost
 
 
 def _timed_run(config: PipelineConfig) -> Dict:
@@ -25,6 +30,26 @@ def _timed_run(config: PipelineConfig) -> Dict:
             "components": [{"component": r.component, "cached": r.cached,
                             "seconds": r.seconds} for r in runs],
             "runs": runs}
+
+
+def _trainer(run: local_runner.ComponentRun) -> Dict:
+    """Where the Trainer's time went (its training.json) and what its steps cost."""
+    with tf.io.gfile.GFile(os.path.join(run.outputs["model_run"], "training.json")) as saved:
+        training = json.load(saved)
+    steps = training["examples_seen"] // training["batch_size"]
+    stepping = training["seconds"] - training["validation_seconds"]
+    parts = {
+        "reading the train split": training["read_seconds"],
+        "training steps (and Keras' validation loss)": stepping,
+        "validation ranking and rating (early stopping)": training["validation_seconds"],
+        "export (signatures, warm-up records)": training["export_seconds"],
+    }
+    parts["the rest (TFX, Transform graph, model building)"] = run.seconds - sum(
+        parts.values())
+    return {"seconds": run.seconds, "parts": parts, "epochs": training["epochs"],
+            "steps": steps, "step_seconds": stepping / max(steps, 1),
+            "step_flops": training["step_flops"],
+            "stopped_because": training["stopped_because"]}
 
 
 def run(config: PipelineConfig, report_dir: str, log: Callable[[str], None] = print) -> Dict:
@@ -38,13 +63,16 @@ def run(config: PipelineConfig, report_dir: str, log: Callable[[str], None] = pr
         log(f"cold run: {cold['seconds']:.1f} s; cached re-run ...")
         cached = _timed_run(config)
         log(f"cached re-run: {cached['seconds']:.1f} s")
-        evaluator = next(r for r in cold.pop("runs") if r.component == "Evaluator")
-        gate = gate_summary(evaluator.outputs["evaluation"])
+        by_name = {r.component: r for r in cold.pop("runs")}
+        gate = gate_summary(by_name["Evaluator"].outputs["evaluation"])
+        trainer = _trainer(by_name["Trainer"])
         cached.pop("runs")
+    log("measuring this machine's matrix-product rate ...")
+    trainer["machine_flops_per_second"] = cost.matmul_rate()
     report = {
         **files.report_header(config.data.source),
         "beam_pipeline_args": config.beam_pipeline_args,
-        "cold": cold, "cached": cached, "gate": gate,
+        "cold": cold, "cached": cached, "gate": gate, "trainer": trainer,
     }
     files.publish_text(os.path.join(report_dir, "pipeline.json"), json.dumps(report, indent=2))
     files.publish_text(os.path.join(report_dir, "pipeline.md"), markdown(report))
@@ -70,6 +98,22 @@ def markdown(report: Dict) -> str:
                      f"{again['seconds']:.1f}{state} |")
     lines.append(f"| **whole run** | **{report['cold']['seconds']:.1f}** | "
                  f"**{report['cached']['seconds']:.1f}** |")
+    trainer = report["trainer"]
+    lines += ["", f"## Where the Trainer's {trainer['seconds']:.1f} s went", "",
+              "| part | seconds |", "|---|---|"]
+    lines += [f"| {part} | {seconds:.1f} |" for part, seconds in trainer["parts"].items()]
+    flops = sum(trainer["step_flops"].values())
+    machine = trainer["machine_flops_per_second"]
+    achieved = flops / trainer["step_seconds"]
+    lines += ["", f"{trainer['stopped_because']}.", "",
+              f"A training step: {1e3 * trainer['step_seconds']:.1f} ms (mean of "
+              f"{trainer['steps']:,}), {flops / 1e6:.0f} MFLOP ("
+              + ", ".join(f"{part} {value / 1e6:.0f}"
+                          for part, value in trainer["step_flops"].items())
+              + f"; trainer/cost.py): {achieved / 1e9:.1f} GFLOP/s, "
+              f"{achieved / machine:.0%} of this machine's float32 matrix product "
+              f"({machine / 1e9:.1f} GFLOP/s, 1024 x 1024 by 1024 x 1024, measured in this "
+              f"run). At that rate a step would take {1e3 * flops / machine:.1f} ms."]
     gate = report["gate"]
     lines += ["", f"Gate on {gate['example_count']:.0f} eval examples: RMSE "
               f"{gate['rmse']:.4f} stars, top-k accuracy {gate['top_k_accuracy']:.4f}, "

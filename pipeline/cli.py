@@ -193,6 +193,10 @@ def _parser() -> argparse.ArgumentParser:
                              help="library peers to tune and score beside the model: all "
                                   "(default), none, or names from EASE ItemKNN iALS BPR SVD "
                                   "SVD++ (they need pip install -e '.[bench]')")
+    experiments.add_argument("--variants", nargs="+", default=[], metavar="VARIANT",
+                             help="variants of the multi-task model to add, each held to "
+                                  "within 5%% of its ranking (pipeline/experiments.py: "
+                                  "VARIANTS)")
 
     recommend = commands.add_parser(
         "recommend", help="a user's top movies from the pushed model (TF Serving or on disk)")
@@ -404,10 +408,11 @@ def _experiments(args: argparse.Namespace) -> int:
 
     report = experiments.run(_data_config(args), _model_config(args), args.seeds,
                              args.report_dir, log=lambda line: print(line, flush=True),
-                             peers=peers.named(args.peers), holdout=args.holdout)
+                             peers=peers.named(args.peers), holdout=args.holdout,
+                             variants=args.variants)
     print(f"\nReport: {os.path.join(args.report_dir, 'results.md')} (and .json, .png)")
     for target in report["targets"]:
-        print(f"  multi-task {target['metric']} {target['target']}: {target['value']:.4f} "
+        print(f"  {target['model']} {target['metric']} {target['target']}: {target['value']:.4f} "
               f"({'met' if target['met'] else 'NOT met'})")
     return 0
 

@@ -41,6 +41,11 @@ def test_model_overrides_are_typed_and_checked(capsys, tmp_path):
     assert code == 2 and "--model epochs: cannot read 'many' as int" in capsys.readouterr().err
     code = cli.main(["experiments", "--model", "colour=blue", "--report-dir", str(tmp_path)])
     assert code == 2 and "FIELD one of" in capsys.readouterr().err
+    code = cli.main(["experiments", "--variants", "in-batch", "sideways", "--peers", "none",
+                     "--report-dir", str(tmp_path)])
+    assert code == 2 and "--variants: unknown sideways; choose from in-batch" in \
+        capsys.readouterr().err
+    assert not os.listdir(tmp_path)  # refused before any training
 
 
 @pytest.mark.parametrize("args, message", [

@@ -28,21 +28,34 @@ def test_report_has_every_model_metric_and_target(tmp_path):
     data = DataConfig(synthetic=SyntheticConfig(num_users=40, num_movies=80, num_ratings=1500))
     model = ModelConfig(epochs=1, embedding_dim=8, rating_layers=(8,), batch_size=128)
     lines = []
-    report = experiments.run(data, model, seeds=[1], report_dir=str(tmp_path), log=lines.append)
+    report = experiments.run(data, model, seeds=[1], report_dir=str(tmp_path), log=lines.append,
+                             variants=["in-batch"])
     assert set(report["results"]) == {"most-popular", "rating-only", "retrieval-only",
-                                      "multi-task"}
+                                      "multi-task", "multi-task in-batch"}
     for name, values in report["results"].items():
         assert 0 < values["rmse_stars"]["mean"] < 4
         assert 0 <= values["top100"]["mean"] <= 1
     assert report["results"]["multi-task"]["examples_per_second"]["mean"] > 0
     # RMSE <= 0.895, and within 1% of the better specialised setting on six metrics.
-    assert len(report["targets"]) == 7 and any("seed 1" in line for line in lines)
+    assert len([t for t in report["targets"] if t["model"] == "multi-task"]) == 7
+    assert any("seed 1" in line for line in lines)
+    # The variant trains with its overrides (the in-batch softmax: other numbers), and is
+    # held to 5% of the multi-task model's ranking.
+    multi, in_batch = (report["results"][name] for name in ("multi-task", "multi-task in-batch"))
+    assert in_batch["ndcg@10"] != multi["ndcg@10"]
+    assert report["variants"] == {"multi-task in-batch": {"catalogue_softmax_limit": 0}}
+    held = [t for t in report["targets"] if t["model"] == "multi-task in-batch"]
+    assert [t["metric"] for t in held] == ["top10_5star_seen_excluded", "ndcg@10"]
+    for target in held:
+        bound = 0.95 * multi[target["metric"]]["mean"]
+        assert target["met"] == (in_batch[target["metric"]]["mean"] >= bound)
     assert report["data"] == "synthetic" and report["machine"].endswith("cores")
     assert sorted(os.listdir(tmp_path)) == ["results.json", "results.md", "results.png"]
     with open(tmp_path / "results.json") as saved:
         assert json.load(saved)["results"] == report["results"]
     table = (tmp_path / "results.md").read_text()
     assert all(f"| {name} |" in table for name in report["results"])
+    assert "multi-task in-batch: the multi-task model with catalogue_softmax_limit=0." in table
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -179,6 +179,8 @@ def test_trainer_exports_a_servable_model(first_run):
         training = json.load(saved)
     assert training["epochs"] == MODEL.epochs
     assert training["training_ratings"] == 2400  # every raw train example, transformed
+    assert 0 < training["validation_seconds"] < training["seconds"]
+    assert set(training["step_flops"]) == {"retrieval softmax", "history sums", "rating MLP"}
     event_files = glob.glob(os.path.join(model_run, "logs", "*", "events.out.tfevents.*"))
     assert event_files, "TensorBoard logs are written into the model run directory"
 

@@ -70,5 +70,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                    "export_seconds": export_seconds, "batch_size": config.batch_size,
                    "examples_seen": result.examples_seen,
                    "examples_per_second": result.examples_per_second,
+                   "validation_seconds": result.validation_seconds,
+                   "step_flops": result.step_flops,
                    "stopped_because": result.stopped_because,
                    "history": result.history}, out, indent=2)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import keras
 import numpy as np
 from absl import logging
 
+from trainer import cost
 from trainer import model as model_lib
 from trainer import validation as validation_lib
 from trainer.config import ModelConfig
@@ -25,6 +26,8 @@ class TrainResult:
     history: dict
     examples_seen: int
     stopped_because: str  # one line, also logged
+    validation_seconds: float  # of `seconds`: ranking and rating the validation users
+    step_flops: Dict[str, float]  # a training step's floating-point operations by part
 
 
 def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
@@ -84,5 +87,7 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     because = f"Training stopped, {because}; {examples:,} examples in {seconds:.1f} s " \
               f"({epoch_size})"
     logging.info(because)
+    flops = cost.step_flops(config, num_movies,
+                            **cost.batch_shape(fit_rows.user_index, config))
     return TrainResult(model, epochs_run, seconds, examples / seconds, history.history,
-                       examples, because)
+                       examples, because, measure.seconds, flops)

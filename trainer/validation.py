@@ -11,6 +11,7 @@ sample of the validation users, as serving ranks it, and rating their validation
 from __future__ import annotations
 
 import math
+import time
 from typing import Dict
 
 import keras
@@ -56,6 +57,7 @@ class ValidationMetrics(keras.callbacks.Callback):
         self.row_of = np.full(num_users + 1, -1)
         self.row_of[users] = np.arange(len(users))
         self.exclude = metrics.seen_matrix(fit_rows, num_users, num_movies)
+        self.seconds = 0.0  # spent measuring, over all epochs
 
     def measure(self) -> Dict[str, float]:
         """NDCG@10 and RMSE (stars) of the model as it is now."""
@@ -80,7 +82,9 @@ class ValidationMetrics(keras.callbacks.Callback):
         return {f"val_ndcg@{K}": ndcg, "val_rmse": rmse}
 
     def on_epoch_end(self, epoch, logs=None) -> None:
+        started = time.monotonic()
         measured = self.measure()
+        self.seconds += time.monotonic() - started
         measured[MONITOR] = objective(self.config, measured[f"val_ndcg@{K}"],
                                       measured["val_rmse"])
         if logs is not None:

@@ -1,0 +1,42 @@
+"""bench-pipeline on a small synthetic set: both runs timed, the Trainer's time accounted for."""
+
+import json
+
+import pytest
+
+from components.gate_config import GateConfig
+from components.movielens.config import DataConfig
+from components.movielens.synthetic import SyntheticConfig
+from pipeline import benchmark
+from pipeline.config import PipelineConfig
+from trainer.config import ModelConfig
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_pipeline_reports_components_trainer_parts_and_step_cost(tmp_path):
+    config = PipelineConfig(
+        pipeline_root=str(tmp_path / "unused"),  # the benchmark runs in a fresh root
+        data=DataConfig(synthetic=SyntheticConfig(num_users=60, num_movies=200,
+                                                  num_ratings=3000)),
+        model=ModelConfig(epochs=2, batch_size=256, embedding_dim=8, rating_layers=(16,)),
+        gate=GateConfig(max_rmse_over_baseline=1.5, min_top_k_over_baseline=0.5))
+    lines = []
+    report = benchmark.run(config, str(tmp_path / "report"), log=lines.append)
+    assert not (tmp_path / "unused").exists()
+    cold = {c["component"]: c for c in report["cold"]["components"]}
+    assert not any(c["cached"] for c in cold.values())
+    assert all(c["cached"] for c in report["cached"]["components"] if c["component"] in
+               ("MovieLensExampleGen", "Transform", "Trainer", "Evaluator"))
+    trainer = report["trainer"]
+    # The parts are the Trainer's whole time; only "the rest" is a difference.
+    assert sum(trainer["parts"].values()) == pytest.approx(cold["Trainer"]["seconds"])
+    assert all(seconds > 0 for seconds in trainer["parts"].values())
+    assert trainer["steps"] == 2 * ((2400 - 120) // 256)  # 2 epochs of whole batches
+    assert trainer["machine_flops_per_second"] > 1e8
+    saved = json.loads((tmp_path / "report" / "pipeline.json").read_text())
+    assert saved["trainer"] == report["trainer"]
+    page = (tmp_path / "report" / "pipeline.md").read_text()
+    assert f"## Where the Trainer's {trainer['seconds']:.1f} s went" in page
+    assert "of this machine's float32 matrix product" in page
+    assert lines[2].startswith("cached re-run:") and "matrix-product rate" in lines[3]

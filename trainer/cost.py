@@ -1,0 +1,66 @@
+"""What a training step costs in floating-point operations, and what this machine's matrix
+products can do: how far the Trainer is from the machine's limit (the speed report).
+
+A step's cost is in its matrix products: the retrieval logits, the history sums and the
+rating MLP. Each is counted forward (2 operations a multiply-add) and backward (the
+gradients of both operands: twice the forward), so three times the forward.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.config import ModelConfig
+
+FORWARD_AND_BACKWARD = 3
+
+
+def batch_shape(user_index: np.ndarray, config: ModelConfig) -> Dict[str, float]:
+    """The mean distinct users of a training batch, and the mean length of their capped
+    histories, for the batches `data.run_order` makes of these ratings: a user's ratings
+    come in runs of config.user_run, so a batch holds one user a run (a user with two runs
+    in one batch, rare but for tiny data, is counted twice)."""
+    counts = np.bincount(user_index)
+    counts = counts[counts > 0]
+    runs = np.ceil(counts / config.user_run)
+    # The run a batch starts in, and one more each mean run length after (as row_chances).
+    return {"users_per_batch": 1.0 + (config.batch_size - 1) * runs.sum()
+            / max(len(user_index), 1),
+            "history_per_user": float((runs * np.minimum(counts, config.max_history)).sum()
+                                      / max(runs.sum(), 1.0))}
+
+
+def step_flops(config: ModelConfig, num_movies: int, users_per_batch: float,
+               history_per_user: float) -> Dict[str, float]:
+    """Floating-point operations of one training step, by part."""
+    dim, batch = config.embedding_dim, config.batch_size
+    if num_movies <= config.catalogue_softmax_limit:
+        logits = users_per_batch * num_movies  # each distinct user against the catalogue
+    else:
+        logits = batch * batch  # each row against the batch's movies
+    widths = (2 * dim, *config.rating_layers, 1)
+    forward = {
+        "retrieval softmax": 2.0 * logits * dim,
+        "history sums": 2.0 * users_per_batch * history_per_user * dim if config.use_history
+        else 0.0,
+        "rating MLP": 2.0 * batch * sum(a * b for a, b in zip(widths, widths[1:])),
+    }
+    return {part: FORWARD_AND_BACKWARD * flops for part, flops in forward.items()}
+
+
+def matmul_rate(size: int = 1024, repeats: int = 20) -> float:
+    """FLOP/s of this machine's float32 matrix product ([size, size] by [size, size], the
+    best of `repeats` timings after a warm-up), the rate a training step could reach."""
+    a = tf.random.stateless_normal([size, size], seed=[1, 2])
+    b = tf.random.stateless_normal([size, size], seed=[3, 4])
+    tf.matmul(a, b).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        tf.matmul(a, b).numpy()
+        best = min(best, time.perf_counter() - started)
+    return 2.0 * size ** 3 / best
