@@ -20,7 +20,7 @@ from components.gate_config import GateConfig
 
 RATING_OUTPUT = "rating"
 TOP_K_OUTPUT = "top_k_hit"
-RMSE = "root_mean_squared_error"
+RMSE = gate_metrics.ROOT_MEAN_SQUARED_ERROR
 TOP_K_ACCURACY = "mean_prediction"
 
 
@@ -54,7 +54,7 @@ def _metric(class_name: str, module: str = "", value: Dict[str, Any] = None,
 
 
 def eval_config(gate: GateConfig) -> tfma.EvalConfig:
-    rmse = _metric("RootMeanSquaredError", value=_bounds(upper=gate.max_rmse),
+    rmse = _metric("RootMeanSquaredError", gate_metrics.__name__, value=_bounds(upper=gate.max_rmse),
                    change=tfma.GenericChangeThreshold(
                        direction=tfma.MetricDirection.LOWER_IS_BETTER,
                        absolute={"value": gate.max_rmse_increase}))

@@ -8,6 +8,10 @@ metric to the baseline's, so one bound works on any data:
 
 - `rmse_over_baseline`: RMSE of `rating` / RMSE of `baseline_rating` (below 1: better);
 - `top_k_over_baseline`: top-k accuracy / the most-popular ranking's (above 1: better).
+
+And `root_mean_squared_error` itself, from TFMA's own mean squared error (the one the ratio
+reads, so TFMA computes it once): TFMA's `RootMeanSquaredError` is Keras's, wrapped, which
+costs Python work on every example of every slice and model.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from tensorflow_model_analysis.metrics import calibration, mean_regression_error
 from tensorflow_model_analysis.metrics import metric_util
 
 BASELINE_OUTPUTS = {"rating": "baseline_rating", "top_k_hit": "baseline_top_k_hit"}
+ROOT_MEAN_SQUARED_ERROR = "root_mean_squared_error"  # as TFMA's Keras-wrapped one is named
 RMSE_OVER_BASELINE = "rmse_over_baseline"
 TOP_K_OVER_BASELINE = "top_k_over_baseline"
 
@@ -45,6 +50,23 @@ def _ratio_computations(base_metric: metric_types.Metric, transform, name: str, 
     return computations
 
 
+def _rmse(name: str = ROOT_MEAN_SQUARED_ERROR, eval_config=None, model_name: str = "",
+          output_name: str = "", example_weighted: bool = False,
+          sub_key: Optional[metric_types.SubKey] = None) -> metric_types.MetricComputations:
+    del sub_key
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 example_weighted=example_weighted)
+    computations = mean_regression_error.MeanSquaredError().computations(
+        eval_config=eval_config, model_names=[model_name], output_names=[output_name],
+        example_weighted=example_weighted)
+    squared = computations[-1].keys[-1]
+
+    def result(metrics: Dict[metric_types.MetricKey, Any]) -> Dict[metric_types.MetricKey, Any]:
+        return {key: math.sqrt(float(metrics[squared]))}
+
+    return [*computations, metric_types.DerivedMetricComputation(keys=[key], result=result)]
+
+
 def _divide(model: float, baseline: float) -> float:
     if baseline == 0.0:
         return math.inf if model > 0 else 1.0
@@ -66,6 +88,13 @@ def _top_k_ratio(name: str = TOP_K_OVER_BASELINE, eval_config=None, model_name: 
     del sub_key
     return _ratio_computations(calibration.MeanPrediction(), _divide, name, eval_config,
                                model_name, output_name, example_weighted)
+
+
+class RootMeanSquaredError(metric_types.Metric):
+    """The square root of TFMA's mean squared error."""
+
+    def __init__(self, name: str = ROOT_MEAN_SQUARED_ERROR):
+        super().__init__(metric_util.merge_per_key_computations(_rmse), name=name)
 
 
 class RmseOverBaseline(metric_types.Metric):
