@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIPELINE_ROOT ?= pipeline_output
 
 .PHONY: install run test test-fast lock clean bench bench-models bench-models-ml1m bench-pipeline \
-	bench-serving bench-scale
+	bench-pipeline-ml1m bench-serving bench-scale
 
 install: $(VENV)/.installed
 
@@ -60,6 +60,9 @@ bench-models-ml1m: install
 
 bench-pipeline: install
 	$(BIN)/movielens-tfx bench-pipeline --data $(ML100K) --report-dir reports/ml-100k
+
+bench-pipeline-ml1m: install
+	$(BIN)/movielens-tfx bench-pipeline --data $(ML1M) --report-dir reports/ml-1m
 
 bench-serving: install
 	$(BIN)/movielens-tfx bench-serving --data $(ML100K) --report-dir reports/ml-100k

@@ -54,7 +54,8 @@ def _metric(class_name: str, module: str = "", value: Dict[str, Any] = None,
 
 
 def eval_config(gate: GateConfig) -> tfma.EvalConfig:
-    rmse = _metric("RootMeanSquaredError", gate_metrics.__name__, value=_bounds(upper=gate.max_rmse),
+    rmse = _metric("RmseFromMeanSquaredError", gate_metrics.__name__,
+                   value=_bounds(upper=gate.max_rmse),
                    change=tfma.GenericChangeThreshold(
                        direction=tfma.MetricDirection.LOWER_IS_BETTER,
                        absolute={"value": gate.max_rmse_increase}))

@@ -9,9 +9,10 @@ metric to the baseline's, so one bound works on any data:
 - `rmse_over_baseline`: RMSE of `rating` / RMSE of `baseline_rating` (below 1: better);
 - `top_k_over_baseline`: top-k accuracy / the most-popular ranking's (above 1: better).
 
-And `root_mean_squared_error` itself, from TFMA's own mean squared error (the one the ratio
-reads, so TFMA computes it once): TFMA's `RootMeanSquaredError` is Keras's, wrapped, which
-costs Python work on every example of every slice and model.
+And `root_mean_squared_error` itself, from TFMA's own mean squared error, the one the ratio
+reads (TFMA computes it once), instead of TFMA's `RootMeanSquaredError`, which is Keras's
+metric wrapped, with Python work of its own on every example of every slice and model. (On
+ml-1m the Evaluator took 82.6 s with it against 86.8 before: one run each, within noise.)
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _top_k_ratio(name: str = TOP_K_OVER_BASELINE, eval_config=None, model_name: 
                                model_name, output_name, example_weighted)
 
 
-class RootMeanSquaredError(metric_types.Metric):
+class RmseFromMeanSquaredError(metric_types.Metric):
     """The square root of TFMA's mean squared error."""
 
     def __init__(self, name: str = ROOT_MEAN_SQUARED_ERROR):

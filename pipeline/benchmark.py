@@ -20,7 +20,7 @@ import tensorflow as tf
 from components.evaluator import gate_summary
 from pipeline import files, local_runner
 from pipeline.config import PipelineConfig, ServingConfig
-from trainer import cost
+from trainer import task
 
 
 def _timed_run(config: PipelineConfig) -> Dict:
@@ -32,10 +32,23 @@ def _timed_run(config: PipelineConfig) -> Dict:
             "runs": runs}
 
 
+def matmul_rate(size: int = 1024, repeats: int = 20) -> float:
+    """FLOP/s of this machine's float32 matrix product ([size, size] by [size, size], the
+    best of `repeats` timings after a warm-up): the rate a training step could reach."""
+    a = tf.random.stateless_normal([size, size], seed=[1, 2])
+    b = tf.random.stateless_normal([size, size], seed=[3, 4])
+    tf.matmul(a, b).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        tf.matmul(a, b).numpy()
+        best = min(best, time.perf_counter() - started)
+    return 2.0 * size ** 3 / best
+
+
 def _trainer(run: local_runner.ComponentRun) -> Dict:
-    """Where the Trainer's time went (its training.json) and what its steps cost."""
-    with tf.io.gfile.GFile(os.path.join(run.outputs["model_run"], "training.json")) as saved:
-        training = json.load(saved)
+    """Where the Trainer's time went (its training record) and what its steps cost."""
+    training = task.read_training_record(run.outputs["model_run"])
     steps = training["examples_seen"] // training["batch_size"]
     stepping = training["seconds"] - training["validation_seconds"]
     parts = {
@@ -68,7 +81,7 @@ def run(config: PipelineConfig, report_dir: str, log: Callable[[str], None] = pr
         trainer = _trainer(by_name["Trainer"])
         cached.pop("runs")
     log("measuring this machine's matrix-product rate ...")
-    trainer["machine_flops_per_second"] = cost.matmul_rate()
+    trainer["machine_flops_per_second"] = matmul_rate()
     report = {
         **files.report_header(config.data.source),
         "beam_pipeline_args": config.beam_pipeline_args,
@@ -106,8 +119,9 @@ def markdown(report: Dict) -> str:
     machine = trainer["machine_flops_per_second"]
     achieved = flops / trainer["step_seconds"]
     lines += ["", f"{trainer['stopped_because']}.", "",
-              f"A training step: {1e3 * trainer['step_seconds']:.1f} ms (mean of "
-              f"{trainer['steps']:,}), {flops / 1e6:.0f} MFLOP ("
+              f"A training step: {1e3 * trainer['step_seconds']:.1f} ms (the training "
+              f"steps' time over their {trainer['steps']:,}, which includes Keras' validation "
+              f"loss and the first step's tracing), {flops / 1e6:.0f} MFLOP ("
               + ", ".join(f"{part} {value / 1e6:.0f}"
                           for part, value in trainer["step_flops"].items())
               + f"; trainer/cost.py): {achieved / 1e9:.1f} GFLOP/s, "

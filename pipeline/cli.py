@@ -194,9 +194,8 @@ def _parser() -> argparse.ArgumentParser:
                                   "(default), none, or names from EASE ItemKNN iALS BPR SVD "
                                   "SVD++ (they need pip install -e '.[bench]')")
     experiments.add_argument("--variants", nargs="+", default=[], metavar="VARIANT",
-                             help="variants of the multi-task model to add, each held to "
-                                  "within 5%% of its ranking (pipeline/experiments.py: "
-                                  "VARIANTS)")
+                             help="variants of the multi-task model to add beside it, each "
+                                  "held to its ranking (pipeline/experiments.py: VARIANTS)")
 
     recommend = commands.add_parser(
         "recommend", help="a user's top movies from the pushed model (TF Serving or on disk)")

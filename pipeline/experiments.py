@@ -52,6 +52,7 @@ VARIANT_GAP = 0.05
 
 
 def variant_name(variant: str) -> str:
+    """The report's name of a variant's model."""
     return f"multi-task {variant}"
 
 
@@ -107,6 +108,7 @@ def run(data_config: DataConfig, model_config: ModelConfig, seeds: Sequence[int]
     seed; writes and returns the report. With `holdout`, eval is never read: each seed's
     train is split again into a training part and a seeded holdout (as the peers tune), for
     choosing defaults."""
+    variants = list(dict.fromkeys(variants))  # each once, in order
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         raise ConfigError(f"--variants: unknown {', '.join(unknown)}; choose from "

@@ -28,6 +28,7 @@ from components.pusher import PUSH_OUTCOME
 from pipeline import cli, files, gate_spread, local_runner, serving_benchmark
 from pipeline.config import PipelineConfig
 from serving.session_model import SessionModel
+from trainer import task
 
 # The releases' users, movies and ratings.
 SIZES: Dict[str, Tuple[int, int, int]] = {
@@ -111,10 +112,8 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str, gate_examples: i
 
 
 def _training(trainer: local_runner.ComponentRun) -> Dict:
-    """What the Trainer's training.json says: examples, seconds, why it stopped."""
-    with open(os.path.join(trainer.outputs["model_run"], "training.json"),
-              encoding="utf-8") as saved:
-        training = json.load(saved)
+    """What the Trainer's training record says: examples, seconds, why it stopped."""
+    training = task.read_training_record(trainer.outputs["model_run"])
     return {key: training[key] for key in ("training_ratings", "examples_seen", "seconds",
                                            "read_seconds", "export_seconds", "batch_size",
                                            "epochs", "stopped_because")}

@@ -37,10 +37,28 @@ def test_step_flops_are_tensorflows_count_of_the_models_products():
         if limit:  # 10 distinct users against the catalogue of 50
             logits = _matmul_flops(model.retrieval_scores, tf.TensorSpec([10, 8]))
         else:  # the batch's 64 rows against its 64 movies
-            logits = _matmul_flops(lambda u, m: tf.matmul(u, m, transpose_b=True),
-                                   tf.TensorSpec([64, 8]), tf.TensorSpec([64, 8]))
+            logits = _matmul_flops(
+                model._in_batch_softmax, tf.TensorSpec([64, 8]), tf.TensorSpec([64, 8]),
+                tf.TensorSpec([64], tf.int64), tf.TensorSpec([64], tf.int32))
         assert counted["retrieval softmax"] == logits
-        assert counted["history sums"] == 2 * 10 * 5 * 8
+
+
+def test_history_lengths_are_the_models_history_rows():
+    """The profiler does not count the history's sparse product; its size is each batch
+    user's history row in the model's table, as batch_shape counts it."""
+    rng = np.random.default_rng(3)
+    users = np.repeat(np.arange(30), rng.integers(1, 40, 30))
+    movies = rng.integers(0, 50, len(users))
+    model = model_lib.build(30, 50, users, movies, CONFIG)
+    batch = np.unique(users[:64])
+    history = tf.gather(model.history_movies, tf.constant(batch))
+    # What batch_shape assumes of a user's history: min(their ratings, max_history) rows.
+    lengths = history.row_lengths().numpy()
+    np.testing.assert_array_equal(
+        lengths, np.minimum(np.bincount(users)[batch], CONFIG.max_history))
+    assert lengths.max() == CONFIG.max_history > lengths.min()  # some capped, some not
+    shape = cost.batch_shape(users[np.isin(users, batch)], CONFIG)
+    assert lengths.min() <= shape["history_per_user"] <= lengths.max()
 
 
 def test_batch_shape_is_what_real_training_batches_hold():

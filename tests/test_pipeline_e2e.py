@@ -30,6 +30,7 @@ from components.movielens.synthetic import SyntheticConfig
 from pipeline import local_runner
 from pipeline.config import PipelineConfig, ServingConfig
 from serving.session_model import SessionModel
+from trainer import task
 from trainer.config import ModelConfig
 
 pytestmark = pytest.mark.slow
@@ -175,8 +176,7 @@ def test_trainer_exports_a_servable_model(first_run):
         top = model.run("retrieve", {"user_id": ["1"]})
     assert top["movie_ids"].shape == (1, MODEL.top_k)
     model_run = trainer.outputs["model_run"]
-    with open(os.path.join(model_run, "training.json")) as saved:
-        training = json.load(saved)
+    training = task.read_training_record(model_run)
     assert training["epochs"] == MODEL.epochs
     assert training["training_ratings"] == 2400  # every raw train example, transformed
     assert 0 < training["validation_seconds"] < training["seconds"]

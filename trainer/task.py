@@ -18,6 +18,9 @@ from trainer import data, train
 from trainer.config import ModelConfig
 
 MODEL_CONFIG_KEY = "model_config"
+# The Trainer's record of its training, in the model run directory: epochs, seconds by
+# part, examples, a step's FLOPs, why it stopped, the per-epoch history.
+TRAINING_RECORD = "training.json"
 
 
 # The raw features the Trainer reads; parsing the others would cost time on every example.
@@ -64,7 +67,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export_seconds = time.monotonic() - started
     logging.info("Trainer: exported the model in %.1f s", export_seconds)
     # gfile: on Kubeflow the model run directory is on gs://.
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training.json"), "w") as out:
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_RECORD), "w") as out:
         json.dump({"training_ratings": len(ratings), "epochs": result.epochs_run,
                    "seconds": result.seconds, "read_seconds": read_seconds,
                    "export_seconds": export_seconds, "batch_size": config.batch_size,
@@ -74,3 +77,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                    "step_flops": result.step_flops,
                    "stopped_because": result.stopped_because,
                    "history": result.history}, out, indent=2)
+
+
+def read_training_record(model_run: str) -> dict:
+    """The TRAINING_RECORD that run_fn wrote in the model run directory `model_run`."""
+    with tf.io.gfile.GFile(os.path.join(model_run, TRAINING_RECORD)) as saved:
+        return json.load(saved)
