@@ -14,6 +14,7 @@ from typing import Dict
 
 import numpy as np
 
+from trainer import data
 from trainer.config import ModelConfig
 
 FORWARD_AND_BACKWARD = 3
@@ -25,11 +26,9 @@ def batch_shape(user_index: np.ndarray, config: ModelConfig) -> Dict[str, float]
     come in runs of config.user_run, so a batch holds one user a run (a user with two runs
     in one batch, rare but for tiny data, is counted twice)."""
     counts = np.bincount(user_index)
-    counts = counts[counts > 0]
-    runs = np.ceil(counts / config.user_run)
-    # The run a batch starts in, and one more each mean run length after (as row_chances).
-    return {"users_per_batch": 1.0 + (config.batch_size - 1) * runs.sum()
-            / max(len(user_index), 1),
+    runs = data.runs_of(counts, config.user_run)
+    return {"users_per_batch": data.runs_per_batch(runs.sum(), len(user_index),
+                                                   config.batch_size),
             "history_per_user": float((runs * np.minimum(counts, config.max_history)).sum()
                                       / max(runs.sum(), 1.0))}
 

@@ -92,6 +92,17 @@ def run_order(user_index: np.ndarray, run: int, rng: np.random.Generator) -> np.
     return order[np.argsort(shuffled[run_id], kind="stable")]
 
 
+def runs_of(counts: np.ndarray, run: int) -> np.ndarray:
+    """Each user's number of runs in `run_order` of their `counts` ratings."""
+    return np.ceil(counts / run)
+
+
+def runs_per_batch(runs: float, rows: int, batch_size: int) -> float:
+    """The runs a batch of `run_order`'s consecutive rows touches on average, `runs` runs
+    cutting `rows` rows: the one where it starts, and one more each mean run length after."""
+    return 1.0 + (batch_size - 1) * runs / max(rows, 1)
+
+
 def from_transformed_batches(batches) -> Tuple[Ratings, Dict[int, str]]:
     """Ratings (and each movie's title by index) from batches of transformed features.
 

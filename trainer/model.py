@@ -350,11 +350,9 @@ def row_chances(train_users: np.ndarray, train_movies: np.ndarray, history: tf.R
         share = np.minimum(counts / pool, 1.0 - 1e-12)  # (a pair rated twice)
         return -np.expm1(draws * np.log1p(-share))
 
-    user_runs = np.ceil(np.bincount(train_users, minlength=num_users + 1) / user_run)
+    user_runs = data.runs_of(np.bincount(train_users, minlength=num_users + 1), user_run)
     runs = user_runs.sum()
-    # The runs a batch touches on average: one where it starts, one more each run's mean
-    # length after that (batches are consecutive rows of the shuffled runs).
-    runs_drawn = 1.0 + (batch_size - 1) * runs / max(len(train_users), 1)
+    runs_drawn = data.runs_per_batch(runs, len(train_users), batch_size)
     holder_runs = np.bincount(history.flat_values.numpy(), minlength=num_movies + 1,
                               weights=user_runs[history.value_rowids().numpy()])
     movie_counts = np.bincount(train_movies, minlength=num_movies + 1).astype(np.float64)
