@@ -13,7 +13,7 @@ from components.gate_config import GateConfig
 from components.movielens.config import DataConfig
 from components.movielens.synthetic import SyntheticConfig
 from pipeline.config import DEFAULT_IMAGE, PipelineConfig
-from trainer.config import ModelConfig
+from trainer.config import L2_SIZES, ModelConfig
 
 
 def test_beam_components_get_the_project_image_so_tfx_builds_no_package():
@@ -78,7 +78,7 @@ BAD_MODEL = [
     ("learning_rate_decay", 0.0, "in (0, 1]"), ("validation_fraction", 0.0, "in (0, 1)"),
     ("validation_fraction", 1.0, "in (0, 1)"), ("history_dropout", 1.0, "in [0, 1)"),
     ("rating_average_momentum", math.nan, "in [0, 1)"), ("liked_weighting", 3.0, "in [0, 2]"),
-    ("user_weight_power", -1.0, "in [0, 1]"), ("optimizer", "lion", "adam, adagrad or sgd"),
+    ("user_weight_power", -1.0, "in [0, 1]"), ("l2_size_power", math.nan, "in [0, 1]"), ("optimizer", "lion", "adam, adagrad or sgd"),
     ("rating_activation", "tanh", "gelu or relu"),
     ("examples_per_epoch", 10, "at least batch_size"),
 ]
@@ -88,6 +88,16 @@ BAD_MODEL = [
 def test_a_model_option_that_cannot_work_is_refused_by_name(field, value, rule):
     with pytest.raises(ConfigError, match=f"^--model {field} must be {re.escape(rule)}"):
         ModelConfig(**{field: value})
+
+
+def test_l2_grows_with_the_square_root_of_the_ratings_between_the_sizes_measured():
+    smallest, largest = L2_SIZES
+    config = ModelConfig(l2=6.4, l2_size_power=0.5)
+    assert config.l2_for(100) == config.l2_for(smallest) == 6.4  # below: as chosen
+    assert config.l2_for(4 * smallest) == pytest.approx(12.8)
+    assert config.l2_for(10 * largest) == config.l2_for(largest) == pytest.approx(
+        6.4 * (largest / smallest) ** 0.5)  # above: no more than measured
+    assert ModelConfig(l2=6.4, l2_size_power=0.0).l2_for(largest) == 6.4
 
 
 def test_no_loss_at_all_is_refused():

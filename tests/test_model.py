@@ -246,6 +246,16 @@ def test_history_dropout_never_lets_the_target_into_its_own_user_vector():
         assert set(np.round((row[1] - p)[:1] * np.sqrt(3), 2)) <= {0.0, 2000.0}
 
 
+def test_the_l2_weight_a_step_follows_the_size_of_the_training_data():
+    """Against the sum of the ratings' losses, `l2` at up to 64,000 ratings, twice that at
+    four times as many (l2_size_power 0.5)."""
+    config = ModelConfig(l2=0.1, l2_size_power=0.5, **SMALL)
+    for ratings, l2 in ((1_000, 0.1), (256_000, 0.2)):
+        users = np.arange(ratings) % 3
+        model = model_lib.build(3, 5, users, users + 1, config)
+        assert model.l2_weight == pytest.approx(l2 / ratings)
+
+
 def test_l2_penalises_each_row_the_batch_reads_over_its_chance_per_rating_and_only_in_training():
     config = ModelConfig(l2=0.1, **{**SMALL, "batch_size": 2})
     users, movies = np.array([0, 0, 1, 2]), np.array([1, 2, 3, 2])

@@ -87,8 +87,8 @@ class MultiTaskRecommender(keras.Model):
             values=tf.ones_like(served.history.flat_values, dtype=tf.float32),
             dense_shape=[num_users + 1, num_movies + 1])
         self.served_history_count = tf.cast(served.history.row_lengths(), tf.float32)
-        # The L2 penalty's weight a step (config.l2 over the training ratings) and the chance
-        # that a training batch reads each row of each table.
+        # The L2 penalty's weight a step (config.l2_for over the training ratings) and the
+        # chance that a training batch reads each row of each table.
         self.l2_weight = l2_weight
         if l2_weight:
             self.row_chances = {name: tf.constant(np.maximum(chance, 1e-12), tf.float32)
@@ -391,6 +391,6 @@ def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies
                               num_movies, config.batch_size, config.user_run)
     model = MultiTaskRecommender(
         num_users, num_movies, log_frequency, trained, served or trained, config, chances,
-        l2_weight=config.l2 / max(len(train_users), 1))
+        l2_weight=config.l2_for(len(train_users)) / max(len(train_users), 1))
     model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate))
     return model
