@@ -98,6 +98,8 @@ def test_l2_grows_with_the_square_root_of_the_ratings_between_the_sizes_measured
     assert config.l2_for(10 * largest) == config.l2_for(largest) == pytest.approx(
         6.4 * (largest / smallest) ** 0.5)  # above: no more than measured
     assert ModelConfig(l2=6.4, l2_size_power=0.0).l2_for(largest) == 6.4
+    rating_only = ModelConfig(l2=6.4, l2_size_power=0.5, retrieval_weight=0.0)
+    assert rating_only.l2_for(largest) == 6.4  # no growth without the retrieval softmax
 
 
 def test_no_loss_at_all_is_refused():
