@@ -78,7 +78,8 @@ BAD_MODEL = [
     ("learning_rate_decay", 0.0, "in (0, 1]"), ("validation_fraction", 0.0, "in (0, 1)"),
     ("validation_fraction", 1.0, "in (0, 1)"), ("history_dropout", 1.0, "in [0, 1)"),
     ("rating_average_momentum", math.nan, "in [0, 1)"), ("liked_weighting", 3.0, "in [0, 2]"),
-    ("user_weight_power", -1.0, "in [0, 1]"), ("l2_size_power", math.nan, "in [0, 1]"), ("optimizer", "lion", "adam, adagrad or sgd"),
+    ("user_weight_power", -1.0, "in [0, 1]"), ("l2_size_power", math.nan, "in [0, 1]"),
+    ("optimizer", "lion", "adam, adagrad or sgd"),
     ("rating_activation", "tanh", "gelu or relu"),
     ("examples_per_epoch", 10, "at least batch_size"),
 ]
