@@ -21,7 +21,7 @@ from components.gate_config import GateConfig
 RATING_OUTPUT = "rating"
 TOP_K_OUTPUT = "top_k_hit"
 RMSE = gate_metrics.ROOT_MEAN_SQUARED_ERROR
-TOP_K_ACCURACY = "mean_prediction"
+TOP_K_ACCURACY = gate_metrics.TOP_K_ACCURACY
 
 
 def _overall(threshold: tfma.MetricThreshold) -> list:
@@ -54,12 +54,13 @@ def _metric(class_name: str, module: str = "", value: Dict[str, Any] = None,
 
 
 def eval_config(gate: GateConfig) -> tfma.EvalConfig:
-    rmse = _metric("RmseFromMeanSquaredError", gate_metrics.__name__,
+    rmse = _metric("RootMeanSquaredError", gate_metrics.__name__,
                    value=_bounds(upper=gate.max_rmse),
                    change=tfma.GenericChangeThreshold(
                        direction=tfma.MetricDirection.LOWER_IS_BETTER,
                        absolute={"value": gate.max_rmse_increase}))
-    top_k = _metric("MeanPrediction", value=_bounds(lower=gate.min_top_k_accuracy),
+    top_k = _metric("TopKAccuracy", gate_metrics.__name__,
+                    value=_bounds(lower=gate.min_top_k_accuracy),
                     change=tfma.GenericChangeThreshold(
                         direction=tfma.MetricDirection.HIGHER_IS_BETTER,
                         absolute={"value": -gate.max_top_k_accuracy_decrease}))

@@ -55,7 +55,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic-ratings", type=int, default=100_000)
     parser.add_argument("--gate-examples", type=int, default=None,
                         help="the pipeline's gate reads a seeded sample of this many eval "
-                             "ratings, all of eval when smaller (default: DataConfig's, 100,000)")
+                             "ratings, all of eval when smaller "
+                             "(default: DataConfig.gate_examples)")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

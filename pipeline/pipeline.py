@@ -44,6 +44,9 @@ def create_pipeline(
         # the Trainer applies the graph itself (components/transform.py).
         disable_statistics=True,
         materialize=False,
+        # Nothing gives Transform an analyzer cache to read, so writing one is work for
+        # nothing.
+        disable_analyzer_cache=True,
         custom_config={CODE_VERSION_KEY: data_code},
     )
     trainer = tfx.components.Trainer(

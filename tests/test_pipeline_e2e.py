@@ -275,6 +275,30 @@ def test_the_gate_measures_the_naive_baselines_on_the_eval_split(first_run):
     assert gate["baseline_top_k_accuracy"] == pytest.approx(np.mean(hits), abs=0.02)
 
 
+def test_the_gates_numbers_are_the_models_outputs_on_the_gate_split(first_run):
+    """RMSE, top-k accuracy and both ratios, recomputed from the candidate's serving_default
+    outputs on the examples the Evaluator read."""
+    _, runs, _ = first_run
+    gate = gate_summary(_by_name(runs)["Evaluator"].outputs["evaluation"])
+    examples = _read_split(_by_name(runs)["MovieLensExampleGen"].outputs["examples"], "gate")
+    serving = os.path.join(_by_name(runs)["Trainer"].outputs["model"], "Format-Serving")
+    with SessionModel(serving) as model:
+        out = model.run("serving_default",
+                        {"examples": [e.SerializeToString() for e in examples]})
+    stars = np.array([e.features.feature[features.RATING].float_list.value[0]
+                      for e in examples])
+    rmse = {name: np.sqrt(np.mean((out[name].reshape(-1) - stars) ** 2))
+            for name in ("rating", "baseline_rating")}
+    hits = {name: np.mean(out[name]) for name in ("top_k_hit", "baseline_top_k_hit")}
+    assert gate["example_count"] == len(examples)
+    assert gate["rmse"] == pytest.approx(rmse["rating"], rel=1e-5)
+    assert gate["rmse_over_baseline"] == pytest.approx(rmse["rating"] / rmse["baseline_rating"],
+                                                       rel=1e-5)
+    assert gate["top_k_accuracy"] == pytest.approx(hits["top_k_hit"], rel=1e-6)
+    assert gate["top_k_over_baseline"] == pytest.approx(
+        hits["top_k_hit"] / hits["baseline_top_k_hit"], rel=1e-6)
+
+
 def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path):
     config, runs, _ = first_run
     data = synthetic.generate(SyntheticConfig(num_users=10, num_movies=20, num_ratings=100))
