@@ -25,8 +25,10 @@ def _matmul_flops(function, *specs) -> int:
 def test_step_flops_are_tensorflows_count_of_the_models_products():
     rng = np.random.default_rng(0)
     users, movies = rng.integers(0, 30, 600), rng.integers(0, 50, 600)
-    for limit in (4096, 0):  # the catalogue softmax, then the in-batch one
-        config = dataclasses.replace(CONFIG, catalogue_softmax_limit=limit)
+    # the catalogue softmax, then the in-batch one without and with drawn negatives
+    for limit, drawn in ((4096, 0), (0, 0), (0, 7)):
+        config = dataclasses.replace(CONFIG, catalogue_softmax_limit=limit,
+                                     sampled_negatives=drawn)
         model = model_lib.build(30, 50, users, movies, config)
         model({USER_INDEX: tf.constant(users[:64]), MOVIE_INDEX: tf.constant(movies[:64])})
         counted = {part: flops / cost.FORWARD_AND_BACKWARD for part, flops in
@@ -36,10 +38,11 @@ def test_step_flops_are_tensorflows_count_of_the_models_products():
         assert counted["rating MLP"] == mlp == 2 * 64 * (16 * 16 + 16 * 12 + 12 * 1)
         if limit:  # 10 distinct users against the catalogue of 50
             logits = _matmul_flops(model.retrieval_scores, tf.TensorSpec([10, 8]))
-        else:  # the batch's 64 rows against its 64 movies
+        else:  # the batch's 64 rows against its 64 movies, its 10 users against 7 drawn
             logits = _matmul_flops(
                 model._in_batch_softmax, tf.TensorSpec([64, 8]), tf.TensorSpec([64, 8]),
-                tf.TensorSpec([64], tf.int64), tf.TensorSpec([64], tf.int32))
+                tf.TensorSpec([64], tf.int64), tf.TensorSpec([10, 8]),
+                tf.TensorSpec([64], tf.int32))
         assert counted["retrieval softmax"] == logits
 
 

@@ -42,7 +42,8 @@ def test_a_movie_twice_in_a_batch_is_not_its_own_negative():
     x = {USER_INDEX: users, MOVIE_INDEX: tf.constant([3, 3, 4])}
     out = model(x)
     loss = np.mean(model._in_batch_softmax(out["user_vector"], out["movie_vector"],
-                                           x[MOVIE_INDEX], tf.range(3)))
+                                           x[MOVIE_INDEX], out["batch_user_vector"],
+                                           tf.range(3)))
     u, v = out["user_vector"].numpy(), out["movie_vector"].numpy()
     logits = u @ v.T
     logits[0, 1] = logits[1, 0] = -1e9  # the duplicate of movie 3
@@ -218,13 +219,41 @@ def test_the_catalogue_softmax_leaves_out_a_users_training_movies_once_per_disti
 
 def test_above_the_limit_the_softmax_is_in_batch_without_the_rows_users_other_movies():
     config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, popularity_correction=False,
-                         catalogue_softmax_limit=4, user_weight_power=0.0, **SMALL)
+                         catalogue_softmax_limit=4, user_weight_power=0.0, sampled_negatives=0,
+                         **SMALL)
     model = model_lib.build(3, 5, np.array([0, 1, 2, 0]), np.array([1, 3, 0, 4]), config)
     x = {USER_INDEX: tf.constant([0, 1, 2, 0]), MOVIE_INDEX: tf.constant([1, 3, 0, 4])}
     out = model(x)
     model.compute_loss(x, tf.fill([4], 0.5), out)  # 3 stars: every row weighs 1
     logits = out["user_vector"].numpy() @ out["movie_vector"].numpy().T
     logits[0, 3] = logits[3, 0] = -1e9  # user 0's two rows: not each other's negatives
+    assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
+        _log_softmax_loss(logits, np.arange(4)), rel=1e-4)
+
+
+def test_drawn_negatives_join_the_batchs_movies_with_the_sampled_softmax_correction():
+    config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, catalogue_softmax_limit=4,
+                         user_weight_power=0.0, sampled_negatives=6, **SMALL)
+    users, movies = np.array([0, 1, 2, 0]), np.array([1, 3, 0, 4])
+    model = model_lib.build(3, 5, users, movies, config)
+    x = {USER_INDEX: tf.constant(users), MOVIE_INDEX: tf.constant(movies)}
+    out = model(x)
+    # The step's draws: the model's seed generator starts where a new one of its seed does.
+    drawn = keras.random.randint([6], 0, 5, seed=keras.random.SeedGenerator(config.seed))
+    drawn = drawn.numpy()
+    model.compute_loss(x, tf.fill([4], 0.5), out)
+    table = model.movie_embedding.embeddings.numpy()
+    logits = np.concatenate([out["user_vector"].numpy() @ out["movie_vector"].numpy().T,
+                             out["batch_user_vector"].numpy()[[0, 1, 2, 0]] @ table[drawn].T],
+                            axis=1)
+    # Each candidate's expected count: 4 rows x its training frequency (1 of 4 ratings each;
+    # movie 2, never rated, 1 of 4 as the floor) + 6 drawn of 5 movies.
+    logits -= np.log(4 * 0.25 + 6 / 5)
+    same = (movies[:, None] == movies[None, :]) | (users[:, None] == users[None, :])
+    logits[:, :4][same & ~np.eye(4, dtype=bool)] = -1e9  # rows 0 and 3: one user's
+    own = movies[:, None] == drawn[None, :]  # a row's own movie drawn is no negative
+    logits[:, 4:][own] = -1e9
+    assert own.any() and not own.all()  # the draws exercise both cases
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
         _log_softmax_loss(logits, np.arange(4)), rel=1e-4)
 

@@ -40,7 +40,8 @@ def step_flops(config: ModelConfig, num_movies: int, users_per_batch: float,
     if num_movies <= config.catalogue_softmax_limit:
         logits = users_per_batch * num_movies  # each distinct user against the catalogue
     else:
-        logits = batch * batch  # each row against the batch's movies
+        # each row against the batch's movies; each distinct user against the drawn ones
+        logits = batch * batch + users_per_batch * config.sampled_negatives
     widths = (2 * dim, *config.rating_layers, 1)
     forward = {
         "retrieval softmax": 2.0 * logits * dim,

@@ -95,6 +95,8 @@ class MultiTaskRecommender(keras.Model):
                                 for name, chance in row_chances.items()}
         # log q(movie): how often in-batch sampling offers each movie as a negative.
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
+        if num_movies > config.catalogue_softmax_limit and config.sampled_negatives:
+            self.negative_seeds = keras.random.SeedGenerator(config.seed)
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
         self.rating_loss_tracker = keras.metrics.Mean(name="rating_loss")
 
@@ -245,7 +247,8 @@ class MultiTaskRecommender(keras.Model):
                                                 positive / self.config.temperature)
         else:
             retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
-                                               movie_index, position)
+                                               movie_index, y_pred["batch_user_vector"],
+                                               position)
         rated = tf.reshape(y, [-1])
         # Each rating's weight as a positive: 1 + liked_weighting x (normalised rating - 1/2),
         # over its user's training rating count to the power user_weight_power.
@@ -276,18 +279,40 @@ class MultiTaskRecommender(keras.Model):
         log_z = tf.reduce_logsumexp(tf.where(seen, tf.constant(-1e9), logits), axis=1)
         return tf.nn.softplus(tf.gather(log_z, position) - positive)
 
-    def _in_batch_softmax(self, user_vector, movie_vector, movie_index, position) -> tf.Tensor:
-        """Each user's own movie is the positive; the batch's other movies are negatives,
-        but for the other movies of the row's user (a run of its ratings)."""
-        logits = tf.matmul(user_vector, movie_vector, transpose_b=True) / self.config.temperature
-        if self.config.popularity_correction:
-            logits -= tf.gather(self.movie_log_frequency, movie_index)[tf.newaxis, :]
+    def _in_batch_softmax(self, user_vector, movie_vector, movie_index, user_vectors,
+                          position) -> tf.Tensor:
+        """Each row's own movie is the positive. The negatives are the batch's other movies,
+        but for the other movies of the row's user (a run of its ratings), and
+        config.sampled_negatives movies drawn uniformly from the catalogue for the step, but
+        the row's own (mixed negative sampling, Yang et al. 2020): the batch's movies are
+        drawn by popularity, so the tail of the catalogue is rarely a negative without them.
+        Drawn movies are scored by each distinct user's whole vector (`user_vectors`, as the
+        catalogue softmax's normaliser is). With popularity_correction, each candidate's
+        logit is less the log of its expected count among the candidates (batch size x its
+        training frequency + drawn / catalogue): the sampled softmax's correction."""
+        logits = tf.matmul(user_vector, movie_vector, transpose_b=True)
         # A popular movie can appear twice in a batch: never use it as its own negative.
         same_movie = tf.equal(movie_index[:, tf.newaxis], movie_index[tf.newaxis, :])
         same_user = tf.equal(position[:, tf.newaxis], position[tf.newaxis, :])
         off_diagonal = tf.logical_not(tf.eye(tf.shape(logits)[0], dtype=tf.bool))
-        logits = tf.where(tf.logical_and(tf.logical_or(same_movie, same_user), off_diagonal),
-                          -1e9, logits)
+        masked = tf.logical_and(tf.logical_or(same_movie, same_user), off_diagonal)
+        candidates = movie_index
+        drawn = self.config.sampled_negatives if hasattr(self, "negative_seeds") else 0
+        if drawn:
+            sampled = tf.cast(keras.random.randint([drawn], 0, self.num_movies,
+                                                   seed=self.negative_seeds), tf.int64)
+            scores = tf.matmul(user_vectors, self.movie_vectors(sampled), transpose_b=True)
+            logits = tf.concat([logits, tf.gather(scores, position)], axis=1)
+            masked = tf.concat([masked, tf.equal(movie_index[:, tf.newaxis],
+                                                 sampled[tf.newaxis, :])], axis=1)
+            candidates = tf.concat([movie_index, sampled], axis=0)
+        logits /= self.config.temperature
+        if self.config.popularity_correction:
+            batch = tf.cast(tf.shape(movie_index)[0], tf.float32)
+            expected = (batch * tf.exp(tf.gather(self.movie_log_frequency, candidates))
+                        + drawn / self.num_movies)
+            logits -= tf.math.log(expected)[tf.newaxis, :]
+        logits = tf.where(masked, -1e9, logits)
         labels = tf.range(tf.shape(logits)[0])
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
