@@ -85,3 +85,10 @@ def test_unknown_eval_movie_is_a_miss():
 
 def test_k_beyond_the_catalogue_returns_every_movie():
     assert metrics.top_k_accuracy(SCORER, EVAL, 100) == 1.0
+
+
+def test_of_equal_scores_the_lower_movie_ranks_first():
+    scores = np.array([[1.0, 3.0, 3.0, 0.0, 3.0], [-np.inf, 2.0, 2.0, 2.0, 2.0]], np.float32)
+    np.testing.assert_array_equal(metrics.top_k_movies(lambda users: scores[users],
+                                                       np.array([0, 1]), 2),
+                                  [[1, 2], [1, 2]])

@@ -1,4 +1,4 @@
-"""Offline quality metrics, computed exactly (brute force over every movie) in numpy.
+"""Offline quality metrics, computed exactly (brute force over every movie).
 
 Scores come from a `Scorer`: a function from user indices to their scores over every movie
 ([len(users), num_movies]). It is called for blocks of users, so memory stays bounded by
@@ -21,6 +21,7 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 import scipy.sparse as sparse
+import tensorflow as tf
 
 from trainer.data import Ratings
 
@@ -40,10 +41,11 @@ def seen_matrix(train: Ratings, num_users: int, num_movies: int) -> sparse.csr_m
 
 
 def _block_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k best columns, best first; of equal scores, the lower column first.
+    TensorFlow's top_k, not numpy's argpartition: on 1,100 users x 3,706 movies 0.02 s
+    against 0.04-0.26 s (single-threaded, and slowest on rows with many equal scores)."""
     k = min(k, scores.shape[1])
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1)
+    return tf.math.top_k(scores, k).indices.numpy().astype(np.int64)
 
 
 def top_k_movies(scorer: Scorer, users: np.ndarray, k: int,
