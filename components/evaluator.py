@@ -18,8 +18,8 @@ import tensorflow_model_analysis as tfma
 from components import features, gate_metrics
 from components.gate_config import GateConfig
 
-RATING_OUTPUT = "rating"
-TOP_K_OUTPUT = "top_k_hit"
+RATING_OUTPUT = gate_metrics.RATING_OUTPUT
+TOP_K_OUTPUT = gate_metrics.TOP_K_OUTPUT
 RMSE = gate_metrics.ROOT_MEAN_SQUARED_ERROR
 TOP_K_ACCURACY = gate_metrics.TOP_K_ACCURACY
 

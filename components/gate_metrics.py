@@ -26,14 +26,17 @@ import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
-BASELINE_OUTPUTS = {"rating": "baseline_rating", "top_k_hit": "baseline_top_k_hit"}
+RATING_OUTPUT = "rating"  # the serving_default outputs the gate reads
+TOP_K_OUTPUT = "top_k_hit"
+BASELINE_OUTPUTS = {RATING_OUTPUT: "baseline_rating", TOP_K_OUTPUT: "baseline_top_k_hit"}
 ROOT_MEAN_SQUARED_ERROR = "root_mean_squared_error"  # as TFMA's Keras-wrapped one is named
 RMSE_OVER_BASELINE = "rmse_over_baseline"
 TOP_K_ACCURACY = "top_k_accuracy"
 TOP_K_OVER_BASELINE = "top_k_over_baseline"
 # The sums a gate combiner keeps, in this order: each output's squared error against the
 # label (the example's stars) for the rating outputs, its value for the top-k outputs.
-_SUMMED = ("rating", BASELINE_OUTPUTS["rating"], "top_k_hit", BASELINE_OUTPUTS["top_k_hit"])
+_SUMMED = (RATING_OUTPUT, BASELINE_OUTPUTS[RATING_OUTPUT], TOP_K_OUTPUT,
+           BASELINE_OUTPUTS[TOP_K_OUTPUT])
 _SQUARED = _SUMMED[:2]
 
 
@@ -59,7 +62,7 @@ class _GateSums(beam.CombineFn):
     def add_input(self, sums: np.ndarray, element: metric_types.StandardMetricInputs
                   ) -> np.ndarray:
         model = self._key.model_name
-        label = _value(element.label, model, "rating")
+        label = _value(element.label, model, RATING_OUTPUT)
         for i, output in enumerate(_SUMMED):
             value = _value(element.prediction, model, output)
             sums[i] += (value - label) ** 2 if output in _SQUARED else value

@@ -95,7 +95,7 @@ class MultiTaskRecommender(keras.Model):
                                 for name, chance in row_chances.items()}
         # log q(movie): how often in-batch sampling offers each movie as a negative.
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
-        if num_movies > config.catalogue_softmax_limit and config.sampled_negatives:
+        if config.sampled_negatives:  # the in-batch softmax's draws
             self.negative_seeds = keras.random.SeedGenerator(config.seed)
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
         self.rating_loss_tracker = keras.metrics.Mean(name="rating_loss")
@@ -297,7 +297,7 @@ class MultiTaskRecommender(keras.Model):
         off_diagonal = tf.logical_not(tf.eye(tf.shape(logits)[0], dtype=tf.bool))
         masked = tf.logical_and(tf.logical_or(same_movie, same_user), off_diagonal)
         candidates = movie_index
-        drawn = self.config.sampled_negatives if hasattr(self, "negative_seeds") else 0
+        drawn = self.config.sampled_negatives
         if drawn:
             sampled = tf.cast(keras.random.randint([drawn], 0, self.num_movies,
                                                    seed=self.negative_seeds), tf.int64)
