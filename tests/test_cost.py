@@ -42,7 +42,7 @@ def test_step_flops_are_tensorflows_count_of_the_models_products():
             logits = _matmul_flops(
                 model._in_batch_softmax, tf.TensorSpec([64, 8]), tf.TensorSpec([64, 8]),
                 tf.TensorSpec([64], tf.int64), tf.TensorSpec([10, 8]),
-                tf.TensorSpec([64], tf.int32))
+                tf.TensorSpec([10], tf.int64), tf.TensorSpec([64], tf.int32))
         assert counted["retrieval softmax"] == logits
 
 

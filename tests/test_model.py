@@ -43,7 +43,7 @@ def test_a_movie_twice_in_a_batch_is_not_its_own_negative():
     out = model(x)
     loss = np.mean(model._in_batch_softmax(out["user_vector"], out["movie_vector"],
                                            x[MOVIE_INDEX], out["batch_user_vector"],
-                                           tf.range(3)))
+                                           users, tf.range(3)))
     u, v = out["user_vector"].numpy(), out["movie_vector"].numpy()
     logits = u @ v.T
     logits[0, 1] = logits[1, 0] = -1e9  # the duplicate of movie 3
@@ -217,16 +217,18 @@ def test_the_catalogue_softmax_leaves_out_a_users_training_movies_once_per_disti
     assert not np.allclose(out["user_vector"].numpy()[0], whole[0])
 
 
-def test_above_the_limit_the_softmax_is_in_batch_without_the_rows_users_other_movies():
+def test_above_the_limit_the_softmax_is_in_batch_without_the_movies_the_rows_user_rated():
     config = ModelConfig(retrieval_weight=1.0, rating_weight=0.0, popularity_correction=False,
                          catalogue_softmax_limit=4, user_weight_power=0.0, sampled_negatives=0,
                          **SMALL)
-    model = model_lib.build(3, 5, np.array([0, 1, 2, 0]), np.array([1, 3, 0, 4]), config)
+    # User 1 rated movies 3 and 1 in training; the batch has movie 1 in user 0's row.
+    model = model_lib.build(3, 5, np.array([0, 1, 2, 0, 1]), np.array([1, 3, 0, 4, 1]), config)
     x = {USER_INDEX: tf.constant([0, 1, 2, 0]), MOVIE_INDEX: tf.constant([1, 3, 0, 4])}
     out = model(x)
     model.compute_loss(x, tf.fill([4], 0.5), out)  # 3 stars: every row weighs 1
     logits = out["user_vector"].numpy() @ out["movie_vector"].numpy().T
     logits[0, 3] = logits[3, 0] = -1e9  # user 0's two rows: not each other's negatives
+    logits[1, 0] = -1e9  # user 1 rated movie 1: no negative of theirs
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
         _log_softmax_loss(logits, np.arange(4)), rel=1e-4)
 
@@ -251,9 +253,11 @@ def test_drawn_negatives_join_the_batchs_movies_with_the_sampled_softmax_correct
     logits -= np.log(4 * 0.25 + 6 / 5)
     same = (movies[:, None] == movies[None, :]) | (users[:, None] == users[None, :])
     logits[:, :4][same & ~np.eye(4, dtype=bool)] = -1e9  # rows 0 and 3: one user's
-    own = movies[:, None] == drawn[None, :]  # a row's own movie drawn is no negative
-    logits[:, 4:][own] = -1e9
-    assert own.any() and not own.all()  # the draws exercise both cases
+    # A drawn movie the row's user rated (its own movie among them) is no negative.
+    rated = {0: {1, 4}, 1: {3}, 2: {0}}
+    seen = np.array([[movie in rated[user] for movie in drawn] for user in users])
+    logits[:, 4:][seen] = -1e9
+    assert seen.any() and not seen.all()  # the draws exercise both cases
     assert float(model.retrieval_loss_tracker.result()) == pytest.approx(
         _log_softmax_loss(logits, np.arange(4)), rel=1e-4)
 

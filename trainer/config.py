@@ -38,7 +38,8 @@ class ModelConfig:
     temperature: float = 1.0  # divides the retrieval logits (measured: 1.0 > 0.5, 2.0)
     # Up to this many movies the retrieval softmax scores every movie of the catalogue but
     # the user's other training movies (they are not negatives); its cost grows with the
-    # catalogue, hence the limit. Above it, the batch's own movies (in-batch softmax).
+    # catalogue, hence the limit. Above it, the batch's own movies (in-batch softmax), but
+    # those the row's user rated in training.
     catalogue_softmax_limit: int = 4096
     # A rating's weight as a retrieval positive is 1 + this x (normalised rating - 1/2):
     # 0 treats every rating alike; 1 weighs a 5-star rating 1.5, a 1-star rating 0.5; 2 (the

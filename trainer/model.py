@@ -248,7 +248,7 @@ class MultiTaskRecommender(keras.Model):
         else:
             retrieval = self._in_batch_softmax(y_pred["user_vector"], y_pred["movie_vector"],
                                                movie_index, y_pred["batch_user_vector"],
-                                               position)
+                                               users, position)
         rated = tf.reshape(y, [-1])
         # Each rating's weight as a positive: 1 + liked_weighting x (normalised rating - 1/2),
         # over its user's training rating count to the power user_weight_power.
@@ -280,22 +280,20 @@ class MultiTaskRecommender(keras.Model):
         return tf.nn.softplus(tf.gather(log_z, position) - positive)
 
     def _in_batch_softmax(self, user_vector, movie_vector, movie_index, user_vectors,
-                          position) -> tf.Tensor:
+                          users, position) -> tf.Tensor:
         """Each row's own movie is the positive. The negatives are the batch's other movies,
-        but for the other movies of the row's user (a run of its ratings), and
-        config.sampled_negatives movies drawn uniformly from the catalogue for the step, but
-        the row's own (mixed negative sampling, Yang et al. 2020): the batch's movies are
-        drawn by popularity, so the tail of the catalogue is rarely a negative without them.
-        Drawn movies are scored by each distinct user's whole vector (`user_vectors`, as the
-        catalogue softmax's normaliser is). With popularity_correction, each candidate's
-        logit is less the log of its expected count among the candidates (batch size x its
-        training frequency + drawn / catalogue): the sampled softmax's correction."""
+        and config.sampled_negatives movies drawn uniformly from the catalogue for the step
+        (mixed negative sampling, Yang et al. 2020: the batch's movies are drawn by
+        popularity, so the tail of the catalogue is rarely a negative without them), but
+        for the movies the row's user rated in training, as the catalogue softmax leaves
+        them out (the user's capped history, N(u) of the user tower, and the other movies
+        of the row's run). Drawn movies are scored by each distinct user's whole vector
+        (`user_vectors`, as the catalogue softmax's normaliser is). With
+        popularity_correction, each candidate's logit is less the log of its expected count
+        among the candidates (batch size x its training frequency + drawn / catalogue): the
+        sampled softmax's correction."""
         logits = tf.matmul(user_vector, movie_vector, transpose_b=True)
-        # A popular movie can appear twice in a batch: never use it as its own negative.
-        same_movie = tf.equal(movie_index[:, tf.newaxis], movie_index[tf.newaxis, :])
-        same_user = tf.equal(position[:, tf.newaxis], position[tf.newaxis, :])
-        off_diagonal = tf.logical_not(tf.eye(tf.shape(logits)[0], dtype=tf.bool))
-        masked = tf.logical_and(tf.logical_or(same_movie, same_user), off_diagonal)
+        movie_index = tf.cast(movie_index, tf.int64)
         candidates = movie_index
         drawn = self.config.sampled_negatives
         if drawn:
@@ -303,18 +301,40 @@ class MultiTaskRecommender(keras.Model):
                                                    seed=self.negative_seeds), tf.int64)
             scores = tf.matmul(user_vectors, self.movie_vectors(sampled), transpose_b=True)
             logits = tf.concat([logits, tf.gather(scores, position)], axis=1)
-            masked = tf.concat([masked, tf.equal(movie_index[:, tf.newaxis],
-                                                 sampled[tf.newaxis, :])], axis=1)
             candidates = tf.concat([movie_index, sampled], axis=0)
+        rows = tf.shape(movie_index)[0]
+        # A popular movie can appear twice in a batch: never use it as its own negative.
+        same_movie = tf.equal(movie_index[:, tf.newaxis], candidates[tf.newaxis, :])
+        same_user = tf.equal(position[:, tf.newaxis], position[tf.newaxis, :])
+        same_user = tf.pad(same_user, [[0, 0], [0, drawn]])
+        seen = tf.gather(self._rated_candidates(users, candidates), position)
+        own = tf.pad(tf.eye(rows, dtype=tf.bool), [[0, 0], [0, drawn]])
+        masked = tf.logical_and(tf.logical_or(tf.logical_or(same_movie, same_user), seen),
+                                tf.logical_not(own))
         logits /= self.config.temperature
         if self.config.popularity_correction:
-            batch = tf.cast(tf.shape(movie_index)[0], tf.float32)
+            batch = tf.cast(rows, tf.float32)
             expected = (batch * tf.exp(tf.gather(self.movie_log_frequency, candidates))
                         + drawn / self.num_movies)
             logits -= tf.math.log(expected)[tf.newaxis, :]
         logits = tf.where(masked, -1e9, logits)
-        labels = tf.range(tf.shape(logits)[0])
+        labels = tf.range(rows)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+    def _rated_candidates(self, users: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
+        """[distinct users, candidates]: is the candidate in the user's capped history? Each
+        history movie is looked up among the candidates (not each candidate in each
+        history): batch_size x max_history searches at most, whatever the data."""
+        history = tf.gather(self.history_movies, users)
+        distinct = tf.sort(tf.unique(candidates).y)
+        where = tf.searchsorted(distinct, history.flat_values)
+        where = tf.minimum(where, tf.size(distinct) - 1)
+        found = tf.equal(tf.gather(distinct, where), history.flat_values)
+        hits = tf.boolean_mask(tf.stack([history.value_rowids(),
+                                         tf.cast(where, tf.int64)], axis=1), found)
+        rated = tf.scatter_nd(hits, tf.ones(tf.shape(hits)[:1], tf.int32),
+                              tf.cast(tf.stack([tf.size(users), tf.size(distinct)]), tf.int64))
+        return tf.gather(rated > 0, tf.searchsorted(distinct, candidates), axis=1)
 
     @property
     def metrics(self):
