@@ -6,7 +6,6 @@ versions."""
 import fcntl
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -18,6 +17,7 @@ from components import pusher
 from pipeline import cli, local_runner
 from pipeline.config import PipelineConfig
 from tests import small_run
+from tests.children import Child
 
 pytestmark = pytest.mark.slow
 
@@ -52,20 +52,19 @@ def _wait_for_staged_copy(model_dir, child):
     this test holds."""
     deadline = time.monotonic() + 120
     while not _staged(model_dir):
-        assert child.poll() is None and time.monotonic() < deadline, "no push started"
+        assert child.poll() is None and time.monotonic() < deadline, \
+            f"no push started: {''.join(child.lines)[-2000:]}"
         time.sleep(0.05)
     time.sleep(2)  # the copy of a small model takes milliseconds; the lock wait is endless
 
 
 def _stop(child, component, signum, model_dir):
-    for line in child.stderr:
-        if f"Component {component} is running" in line:
-            break
+    child.wait_for(f"Component {component} is running", timeout=300)
     if component == "VersionedPusher":
         _wait_for_staged_copy(model_dir, child)
     else:
         time.sleep({"Transform": 1.5, "Trainer": 5}[component])  # into its work
-    assert child.poll() is None, f"the run ended before the signal: {child.stderr.read()}"
+    assert child.poll() is None, f"the run ended before the signal: {child.finish(60)[1]}"
     child.send_signal(signum)
 
 
@@ -80,14 +79,16 @@ def test_a_stopped_run_resumes_from_the_cache(tmp_path, component, signum, capsy
     # with its staging copy written: a signal then lands in the middle of the push.
     with open(os.path.join(model_dir, pusher.LOCK_FILE), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        child = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "run", *where, *DATA,
-             "--model", f"epochs={EPOCHS[component]}"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        _stop(child, component, signum, model_dir)
-        started = time.monotonic()
-        err = child.stderr.read()
-        code = child.wait(timeout=60)
+        # Child gives the run SIGINT's default disposition even when this suite runs as a
+        # background job, which inherits it ignored (`make test &`).
+        child = Child([sys.executable, "-m", "pipeline.cli", "run", *where, *DATA,
+                       "--model", f"epochs={EPOCHS[component]}"], cwd=REPO)
+        try:
+            _stop(child, component, signum, model_dir)
+            started = time.monotonic()
+            code, err = child.finish(timeout=60)
+        finally:
+            child.kill()
     assert time.monotonic() - started < 30, "the run took long to stop"
     assert not [name for name in os.listdir(model_dir) if name.isdigit()], "a version appeared"
     if signum == signal.SIGKILL:

@@ -3,13 +3,12 @@ killed run is taken over (real processes)."""
 
 import json
 import os
-import signal
-import subprocess
 import sys
 
 import pytest
 
 from pipeline import run_lock
+from tests.children import Child
 
 HOLDER = """
 import sys, time
@@ -22,13 +21,11 @@ with run_lock.held(sys.argv[1]):
 
 @pytest.fixture
 def holder(tmp_path):
-    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
-                             stdout=subprocess.PIPE, text=True,
-                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert child.stdout.readline().strip() == "holding"
+    child = Child([sys.executable, "-c", HOLDER, str(tmp_path)], stream="stdout",
+                  cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    child.wait_for("holding", timeout=60)
     yield child
     child.kill()
-    child.wait()
 
 
 def test_a_second_run_is_refused_at_once_naming_the_first(tmp_path, holder):
@@ -40,8 +37,7 @@ def test_a_second_run_is_refused_at_once_naming_the_first(tmp_path, holder):
 
 
 def test_the_lock_of_a_killed_run_is_taken_over(tmp_path, holder, caplog):
-    holder.send_signal(signal.SIGKILL)
-    holder.wait()
+    holder.kill()
     with run_lock.held(str(tmp_path)):
         with open(tmp_path / run_lock.LOCK_FILE) as lock:
             assert json.load(lock)["pid"] == os.getpid()

@@ -11,6 +11,7 @@ import pytest
 from components import storage
 from pipeline import cli
 from tests import small_run
+from tests.children import Child
 
 pytestmark = pytest.mark.slow
 
@@ -25,14 +26,16 @@ def test_two_roots_at_once_into_one_serving_directory(tmp_path, capsys):
     runs = {}
     for name, seed in (("a", 1), ("b", 2)):
         where = ["--pipeline-root", str(tmp_path / name), "--serving-dir", serving]
-        runs[name] = (where, subprocess.Popen(
+        runs[name] = (where, Child(
             [sys.executable, "-m", "pipeline.cli", "run", *where, *DATA, "--model",
-             f"seed={seed}"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True))
+             f"seed={seed}"], stream="stdout", stderr=subprocess.STDOUT, cwd=REPO))
     ended = {}
-    for name, (_, child) in runs.items():
-        out, _ = child.communicate(timeout=600)
-        ended[name] = (child.returncode, out)
+    try:
+        for name, (_, child) in runs.items():
+            ended[name] = child.finish(timeout=600)
+    finally:
+        for _, child in runs.values():
+            child.kill()
     assert sorted(code for code, _ in ended.values()) == [0, cli.EXIT_NOT_PUSHED], ended
     [pushed] = [name for name, (code, _) in ended.items() if code == 0]
     [refused] = [name for name in ended if name != pushed]
