@@ -10,6 +10,7 @@ COPY pipeline/ pipeline/
 COPY components/ components/
 COPY trainer/ trainer/
 COPY serving/ serving/
+COPY bench/ bench/
 # The compiled pipeline names the user code by dotted path (components.transform.
 # preprocessing_fn, trainer.task.run_fn), so the package must be importable in the image.
 RUN pip install --no-cache-dir --constraint requirements.lock . \

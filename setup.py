@@ -11,7 +11,8 @@ setup(
     version="0.1.0",
     description="A TFX pipeline that trains, gates and ships a multi-task movie recommender",
     python_requires=">=3.10,<3.11",
-    packages=find_packages(include=["pipeline*", "components*", "trainer*", "serving*"]),
+    packages=find_packages(include=["pipeline*", "components*", "trainer*", "serving*",
+                                    "bench*"]),
     install_requires=[
         "tfx==1.16.0",
         # 2.61 is of the era TFX 1.16 was tested with; it still brings `dill`, which
@@ -31,11 +32,15 @@ setup(
         # tests/test_deploy.py loads the Kubernetes manifests into the client's models
         # pytest-timeout: no test waits for ever (pytest.ini's limit)
         "dev": ["pytest", "pytest-timeout", "kubernetes", "pyyaml", "hypothesis"],
-        # the experiments' peers (pipeline/peers.py). cornac 2.2 is the last release for
+        # the experiments' peers (bench/peers.py). cornac 2.2 is the last release for
         # numpy < 2, which TensorFlow 2.16 needs (cornac 2.3+ requires numpy > 2).
         # threadpoolctl: implicit's ALS asks for one BLAS thread beside its own.
         "bench": ["cornac==2.2.2", "implicit==0.7.3", "scikit-surprise==1.1.5",
                   "threadpoolctl"],
     },
-    entry_points={"console_scripts": ["movielens-tfx=pipeline.cli:main"]},
+    entry_points={
+        "console_scripts": ["movielens-tfx=pipeline.cli:main"],
+        # pipeline.cli.COMMANDS: the research and benchmark subcommands (bench/commands.py)
+        "movielens_tfx.commands": ["bench=bench.commands:add_commands"],
+    },
 )

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging as std_logging
 import math
 import os
 import signal
 import sys
 import time
 import warnings
+from importlib.metadata import entry_points
 from typing import Optional, Sequence
 
+from pipeline import options
 from serving.client import DEFAULT_TIMEOUT
+
+# The entry-point group of packages that add subcommands: each entry is a function that
+# takes argparse's subparsers and adds its commands, each with `set_defaults(handler=...)`.
+COMMANDS = "movielens_tfx.commands"
 
 # Exit codes of `run` (README, "Running"): 2 is a configuration or input error.
 EXIT_FAILED = 1  # a component failed (one line names it and the error)
@@ -41,65 +46,9 @@ os.environ.setdefault("PYTHONWARNINGS", ",".join(
     for module in ("google.api_core._python_version_support", "google.auth.transport.grpc")))
 
 
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data", default="synthetic",
-        help="'synthetic' (built-in generator, default), 'tfds' (movielens/100k-ratings, needs "
-             "the network once), or the path of a MovieLens directory or zip")
-    parser.add_argument("--split", default="random", choices=["random", "temporal"])
-    parser.add_argument("--eval-fraction", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=42,
-                        help="seed of the random split and of the synthetic data")
-    parser.add_argument("--synthetic-users", type=int, default=943)
-    parser.add_argument("--synthetic-movies", type=int, default=1682)
-    parser.add_argument("--synthetic-ratings", type=int, default=100_000)
-    parser.add_argument("--gate-examples", type=int, default=None,
-                        help="the pipeline's gate reads a seeded sample of this many eval "
-                             "ratings, all of eval when smaller "
-                             "(default: DataConfig.gate_examples)")
-
-
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model", action="append", default=[], metavar="FIELD=VALUE", dest="model_overrides",
-        help="override one ModelConfig field (trainer/config.py), e.g. --model epochs=5 "
-             "--model rating_layers=64,32 (repeatable)")
-    parser.add_argument(
-        "--gate", action="append", default=[], metavar="FIELD=VALUE", dest="gate_overrides",
-        help="override one GateConfig field, e.g. --gate max_rmse=1.0 (repeatable)")
-
-
-def _add_image_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--image", default=None,
-        help="this project's container image (Dockerfile): what Kubeflow's pods and remote Beam "
-             "workers (Dataflow, Flink, Spark) run; the local runners ignore it")
-
-
-def _add_push_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model-name", default="movielens")
-    parser.add_argument("--pipeline-name", default=None,
-                        help="the pipeline's name in ML Metadata, where the gate looks for "
-                             "blessed models (default: movielens-recommender)")
-    parser.add_argument("--replace-unknown-version", action="store_true",
-                        help="push even when the newest served version was pushed from "
-                             "another pipeline root (never compared with the candidate); "
-                             "refused otherwise")
-
-
-def _serving_config(args: argparse.Namespace, serving_dir: str):
+def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     from pipeline.config import ServingConfig
 
-    return ServingConfig(serving_dir, args.model_name, args.replace_unknown_version)
-
-
-def _image(args: argparse.Namespace) -> dict:
-    """PipelineConfig's image and name arguments, where the command line gave them."""
-    given = {"image": args.image, "pipeline_name": args.pipeline_name}
-    return {name: value for name, value in given.items() if value}
-
-
-def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--server", metavar="URL",
                         help="TF Serving's REST address, e.g. http://localhost:8501")
@@ -107,8 +56,9 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
                         help="TF Serving's gRPC address, e.g. localhost:8500")
     target.add_argument("--model-dir", default=None,
                         help="a pushed model directory, run in this process with TF Serving's "
-                             "loader (newest version; default serving_model/movielens)")
-    parser.add_argument("--model-name", default="movielens", help="the model's name on the server")
+                             "loader (newest version; default SERVING_DIR/MODEL_NAME of `run`)")
+    parser.add_argument("--model-name", default=options.default(ServingConfig, "model_name"),
+                        help="the model's name on the server")
     version = parser.add_mutually_exclusive_group()
     version.add_argument("--version", type=int, help="a model version (default: the newest)")
     version.add_argument("--label", help="a version label of the server's model config")
@@ -116,169 +66,92 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds per request")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="movielens-tfx", description="A TFX pipeline for a multi-task movie recommender.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _add_run(commands) -> None:
+    from pipeline.config import PipelineConfig, ServingConfig
 
     run = commands.add_parser("run", help="run the pipeline locally (LocalDagRunner)")
-    _add_data_options(run)
-    run.add_argument("--pipeline-root", default="pipeline_output",
+    run.set_defaults(handler=_run)
+    options.add_data_options(run)
+    run.add_argument("--pipeline-root", default=options.DEFAULT_PIPELINE_ROOT,
                      help="where artifacts and the SQLite ML Metadata store go")
-    run.add_argument("--beam-workers", type=int, default=0,
+    run.add_argument("--beam-workers", type=int,
+                     default=options.default(PipelineConfig, "beam_workers"),
                      help="0: Beam in-process (default); N: DirectRunner with N processes")
-    run.add_argument("--beam-runner", choices=["direct", "portable"], default="direct",
+    run.add_argument("--beam-runner", choices=["direct", "portable"],
+                     default=options.default(PipelineConfig, "beam_runner"),
                      help="portable: Beam's job service and an SDK worker pool as local "
                           "processes, the path Flink, Spark and Dataflow take")
     run.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                      help="an extra Beam pipeline option, e.g. --beam-arg=--runner=DataflowRunner"
                           " (repeatable)")
-    _add_image_option(run)
-    run.add_argument("--serving-dir", default="serving_model",
+    options.add_image_option(run)
+    run.add_argument("--serving-dir", default=options.default(ServingConfig, "serving_dir"),
                      help="blessed models go to SERVING_DIR/MODEL_NAME/<version>/")
-    _add_push_options(run)
+    options.add_push_options(run)
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--verbose", action="store_true", help="show TFX's and Beam's own logs")
-    _add_model_options(run)
+    options.add_model_options(run)
 
+
+def _add_compile(commands) -> None:
     compile_ = commands.add_parser(
         "compile", help="compile the pipeline for an orchestrator (kfp: Kubeflow Pipelines v2)")
+    compile_.set_defaults(handler=_compile)
     compile_.add_argument("target", choices=["kfp"])
     compile_.add_argument("--output", required=True,
                           help="pipeline.yaml (PipelineSpec for KFP on GKE) or pipeline.json "
                                "(Vertex AI PipelineJob)")
-    _add_image_option(compile_)
+    options.add_image_option(compile_)
     compile_.add_argument("--pipeline-root", required=True,
                           help="where the pipeline writes artifacts, e.g. gs://BUCKET/root")
     compile_.add_argument("--serving-dir", required=True,
                           help="where blessed models are pushed, as seen from the cluster")
-    _add_push_options(compile_)
+    options.add_push_options(compile_)
     compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
-    _add_data_options(compile_)
-    _add_model_options(compile_)
+    options.add_data_options(compile_)
+    options.add_model_options(compile_)
 
-    bench = commands.add_parser(
-        "bench-pipeline", help="time a cold and a cached run of the whole pipeline")
-    _add_data_options(bench)
-    _add_model_options(bench)
-    bench.add_argument("--beam-workers", type=int, default=0)
-    bench.add_argument("--report-dir", default="reports/pipeline")
 
-    bench_serving = commands.add_parser(
-        "bench-serving", help="latency and throughput of the pushed model and of the client")
-    _add_data_options(bench_serving)
-    _add_model_options(bench_serving)
-    bench_serving.add_argument(
-        "--pipeline-root", default=os.path.join("pipeline_output", "bench-serving"),
-        help="the pipeline that trains the benchmarked model runs here (cached on re-runs)")
-    bench_serving.add_argument("--report-dir", default="reports/serving")
-
-    bench_scale = commands.add_parser(
-        "bench-scale", help="the whole pipeline at MovieLens sizes: time, memory, gate")
-    bench_scale.add_argument("--sizes", nargs="+", default=["ml-100k", "ml-1m"],
-                             choices=["ml-100k", "ml-1m", "ml-10m", "ml-25m"])
-    bench_scale.add_argument("--report-dir", default="reports")
-
-    experiments = commands.add_parser(
-        "experiments", help="compare rating-only, retrieval-only and multi-task models")
-    _add_data_options(experiments)
-    _add_model_options(experiments)
-    experiments.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44],
-                             help="one split and one training of each model per seed")
-    experiments.add_argument("--report-dir", default="reports/experiments",
-                             help="where results.json, results.md and results.png go")
-    experiments.add_argument("--holdout", action="store_true",
-                             help="score on a seeded holdout of train instead of eval (for "
-                                  "choosing defaults without looking at eval)")
-    experiments.add_argument("--peers", nargs="+", default=["all"], metavar="PEER",
-                             help="library peers to tune and score beside the model: all "
-                                  "(default), none, or names from EASE ItemKNN iALS BPR SVD "
-                                  "SVD++ (they need pip install -e '.[bench]')")
-    experiments.add_argument("--variants", nargs="+", default=[], metavar="VARIANT",
-                             help="variants of the multi-task model to add beside it, each "
-                                  "held to its ranking (pipeline/experiments.py: VARIANTS)")
-
+def _add_recommend(commands) -> None:
     recommend = commands.add_parser(
         "recommend", help="a user's top movies from the pushed model (TF Serving or on disk)")
+    recommend.set_defaults(handler=_recommend)
     recommend.add_argument("--user", required=True, nargs="+", help="MovieLens user id(s)")
     recommend.add_argument("--k", type=int, default=None,
                            help="how many movies (at most the model's top_k; default all)")
     _add_serving_options(recommend)
 
+
+def _add_rate(commands) -> None:
     rate = commands.add_parser(
         "rate", help="a user's predicted rating (1-5 stars) of movies, by id or title")
+    rate.set_defaults(handler=_rate)
     rate.add_argument("--user", required=True, help="MovieLens user id")
     rate.add_argument("--movie", required=True, nargs="+",
                       help="movie id(s) or title(s), e.g. 50 or 'Star Wars (1977)' or "
                            "'star wars' (case ignored, year optional)")
     _add_serving_options(rate)
 
+
+def _add_generate(commands) -> None:
     generate = commands.add_parser(
         "generate", help="write the synthetic data set as ml-100k files (u.data, u.item)")
-    _add_data_options(generate)
+    generate.set_defaults(handler=_generate)
+    options.add_data_options(generate)
     generate.add_argument("--output", required=True, help="directory to write into")
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The product's commands, then those that installed packages add under the entry-point
+    group COMMANDS (this project's `bench` adds the benchmarks and experiments)."""
+    parser = argparse.ArgumentParser(
+        prog="movielens-tfx", description="A TFX pipeline for a multi-task movie recommender.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_compile, _add_recommend, _add_rate, _add_generate):
+        add(commands)
+    for plugin in entry_points(group=COMMANDS):
+        plugin.load()(commands)
     return parser
-
-
-def _data_config(args: argparse.Namespace):
-    from components import storage
-    from components.movielens.synthetic import SyntheticConfig
-    from components.movielens.config import DataConfig
-
-    local = args.data not in ("synthetic", "tfds") and not storage.is_url(args.data)
-    return DataConfig(
-        source=os.path.abspath(args.data) if local else args.data,  # one name from any folder
-        split=args.split,
-        eval_fraction=args.eval_fraction,
-        split_seed=args.seed,
-        **({} if args.gate_examples is None else {"gate_examples": args.gate_examples}),
-        synthetic=SyntheticConfig(
-            num_users=args.synthetic_users, num_movies=args.synthetic_movies,
-            num_ratings=args.synthetic_ratings, seed=args.seed),
-    )
-
-
-def _model_config(args: argparse.Namespace):
-    from trainer.config import ModelConfig
-    from pipeline.config import overridden
-
-    return overridden(ModelConfig(), args.model_overrides, "--model")
-
-
-def _gate_config(args: argparse.Namespace):
-    from components.gate_config import GateConfig
-    from pipeline.config import overridden
-
-    return overridden(GateConfig(), args.gate_overrides, "--gate")
-
-
-def _configure_logging(verbose: bool) -> None:
-    from absl import logging
-
-    if verbose:
-        logging.set_verbosity(logging.INFO)
-        return
-    # Keep TFX's one-line progress per component, drop the rest of its INFO output and the
-    # warnings known to be harmless with this stack (see README, "Known noise").
-    logging.set_verbosity(logging.INFO)
-    progress = ("is running.", "is finished.", "MovieLensExampleGen:", "Training stopped")
-    harmless = ("Tables initialized inside a tf.function", "property_predicate is not supported",
-                "python-snappy", "does not have payload_format",
-                "is deprecated and will be removed in a future version",
-                # what each `--beam-workers` process says as it starts
-                "No semi_persistent_directory found", "Discarding unparseable args")
-
-    class _Progress(std_logging.Filter):
-        def filter(self, record: std_logging.LogRecord) -> bool:
-            message = record.getMessage()
-            if any(h in message for h in harmless):
-                return False
-            return record.levelno >= std_logging.WARNING or any(p in message for p in progress)
-
-    # local_job_service forwards the logs of `--beam-workers` processes.
-    for name in ("absl", "tensorflow", "apache_beam.io.tfrecordio",
-                 "apache_beam.runners.portability.local_job_service"):
-        std_logging.getLogger(name).addFilter(_Progress())
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -288,18 +161,18 @@ def _run(args: argparse.Namespace) -> int:
 
     config = PipelineConfig(
         pipeline_root=os.path.abspath(args.pipeline_root),
-        data=_data_config(args),
-        model=_model_config(args),
-        gate=_gate_config(args),
-        serving=_serving_config(args, args.serving_dir if storage.is_url(args.serving_dir)
-                                else os.path.abspath(args.serving_dir)),
+        data=options.data_config(args),
+        model=options.model_config(args),
+        gate=options.gate_config(args),
+        serving=options.serving_config(args, args.serving_dir if storage.is_url(args.serving_dir)
+                                       else os.path.abspath(args.serving_dir)),
         enable_cache=not args.no_cache,
         beam_workers=args.beam_workers,
         extra_beam_args=tuple(args.beam_args),
         beam_runner=args.beam_runner,
-        **_image(args),
+        **options.naming(args),
     )
-    _configure_logging(args.verbose)
+    options.configure_logging(args.verbose)
     started = time.monotonic()
     default_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
@@ -395,25 +268,11 @@ def _print_gate(config, components) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from components.movielens import synthetic
 
-    config = _data_config(args)
+    config = options.data_config(args)
     data = synthetic.generate(config.synthetic)
     paths = synthetic.write_ml100k(data, args.output)
     print(f"Wrote {data.num_ratings} ratings of {config.synthetic.num_users} users on "
           f"{len(data.movies)} movies: {', '.join(paths)}")
-    return 0
-
-
-def _experiments(args: argparse.Namespace) -> int:
-    from pipeline import experiments, peers
-
-    report = experiments.run(_data_config(args), _model_config(args), args.seeds,
-                             args.report_dir, log=lambda line: print(line, flush=True),
-                             peers=peers.named(args.peers), holdout=args.holdout,
-                             variants=args.variants)
-    print(f"\nReport: {os.path.join(args.report_dir, 'results.md')} (and .json, .png)")
-    for target in report["targets"]:
-        print(f"  {target['model']} {target['metric']} {target['target']}: {target['value']:.4f} "
-              f"({'met' if target['met'] else 'NOT met'})")
     return 0
 
 
@@ -422,77 +281,21 @@ def _compile(args: argparse.Namespace) -> int:
     from pipeline.config import PipelineConfig
 
     config = PipelineConfig(
-        pipeline_root=args.pipeline_root, data=_data_config(args), model=_model_config(args),
-        gate=_gate_config(args), serving=_serving_config(args, args.serving_dir),
-        extra_beam_args=tuple(args.beam_args), **_image(args))
-    path = kubeflow_runner.compile_pipeline(
-        config, args.output)
+        pipeline_root=args.pipeline_root, data=options.data_config(args),
+        model=options.model_config(args), gate=options.gate_config(args),
+        serving=options.serving_config(args, args.serving_dir),
+        extra_beam_args=tuple(args.beam_args), **options.naming(args))
+    path = kubeflow_runner.compile_pipeline(config, args.output)
     print(f"Compiled '{config.pipeline_name}' for Kubeflow Pipelines v2: {path}")
-    return 0
-
-
-def _bench_pipeline(args: argparse.Namespace) -> int:
-    from pipeline import benchmark
-    from pipeline.config import PipelineConfig
-
-    _configure_logging(verbose=False)
-    config = PipelineConfig(pipeline_root="unused", data=_data_config(args),
-                            model=_model_config(args), gate=_gate_config(args),
-                            beam_workers=args.beam_workers)
-    benchmark.run(config, args.report_dir, log=lambda line: print(line, flush=True))
-    with open(os.path.join(args.report_dir, "pipeline.md"), encoding="utf-8") as report:
-        print(report.read())
-    return 0
-
-
-def _bench_serving(args: argparse.Namespace) -> int:
-    import tensorflow_transform as tft
-
-    from components import features
-    from components.pusher import PUSH_OUTCOME
-    from pipeline import local_runner, serving_benchmark
-    from pipeline.config import PipelineConfig, ServingConfig
-    from serving import client
-
-    _configure_logging(verbose=False)
-    root = os.path.abspath(args.pipeline_root)
-    config = PipelineConfig(pipeline_root=root, data=_data_config(args), model=_model_config(args),
-                            gate=_gate_config(args),
-                            serving=ServingConfig(os.path.join(root, "serving")))
-    runs = {r.component: r for r in local_runner.run(config)}
-    pushed = runs["VersionedPusher"].properties["pushed_model"]
-    if not pushed.get("pushed"):
-        raise client.ServingError(f"bench-serving: this run pushed no model: "
-                                  f"{pushed.get(PUSH_OUTCOME)}")
-    vocabularies = tft.TFTransformOutput(runs["Transform"].outputs["transform_graph"])
-    users, movies = ([v.decode() for v in vocabularies.vocabulary_by_name(name)]
-                     for name in (features.USER_VOCABULARY, features.MOVIE_VOCABULARY))
-    serving_benchmark.run(pushed["pushed_destination"], users, movies, args.report_dir,
-                          config.data.source, log=lambda line: print(line, flush=True))
-    with open(os.path.join(args.report_dir, "serving.md"), encoding="utf-8") as report:
-        print(report.read())
-    return 0
-
-
-def _bench_scale(args: argparse.Namespace) -> int:
-    from pipeline import scale_benchmark
-
-    try:
-        scale_benchmark.run(args.sizes, args.report_dir,
-                            log=lambda line: print(line, flush=True))
-    except scale_benchmark.RunFailed as error:
-        print(f"movielens-tfx bench-scale: {error}", file=sys.stderr)
-        return 1
-    with open(os.path.join(args.report_dir, "scale.md"), encoding="utf-8") as report:
-        print(report.read())
     return 0
 
 
 def _recommender(args: argparse.Namespace):
     """The client for --server, --grpc or --model-dir, and words naming where it points."""
+    from pipeline.config import ServingConfig
     from serving import client
 
-    _configure_logging(verbose=False)
+    options.configure_logging(verbose=False)
     model = client.ModelSpec(args.model_name, args.version, args.label)
     if args.server:
         return client.Recommender(client.RestTransport(args.server, model, args.timeout)), \
@@ -502,9 +305,8 @@ def _recommender(args: argparse.Namespace):
             f"TF Serving gRPC at {args.grpc}, {model}"
     if args.label:
         raise client.BadRequest("--label needs a server (--server or --grpc)")
-    transport = client.LocalTransport(args.model_dir or os.path.join("serving_model",
-                                                                     args.model_name),
-                                      args.version)
+    default_dir = os.path.join(options.default(ServingConfig, "serving_dir"), args.model_name)
+    transport = client.LocalTransport(args.model_dir or default_dir, args.version)
     return client.Recommender(transport), transport.directory
 
 
@@ -546,13 +348,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from pipeline import run_lock
 
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "generate": _generate, "experiments": _experiments,
-                "bench-pipeline": _bench_pipeline, "bench-serving": _bench_serving,
-                "bench-scale": _bench_scale,
-                "compile": _compile,
-                "recommend": _recommend, "rate": _rate}
     try:
-        return handlers[args.command](args)
+        return args.handler(args)
     except _user_errors() as error:
         print(f"movielens-tfx {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline import cli
 from serving import client, export, servable
-from serving.stand_in_server import StandInServer
+from bench.stand_in_server import StandInServer
 
 
 @pytest.fixture(scope="module")

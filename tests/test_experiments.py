@@ -6,7 +6,7 @@ import numpy as np
 from components.movielens import splits, synthetic
 from components.movielens.config import DataConfig
 from components.movielens.synthetic import SyntheticConfig
-from pipeline import experiments, peers
+from bench import experiments, peers
 from trainer.config import ModelConfig
 
 

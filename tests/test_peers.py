@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from components.config_error import ConfigError
-from pipeline import peers
+from bench import peers
 from trainer import metrics
 from trainer.data import Ratings
 

@@ -7,7 +7,7 @@ import pytest
 from components.gate_config import GateConfig
 from components.movielens.config import DataConfig
 from components.movielens.synthetic import SyntheticConfig
-from pipeline import benchmark
+from bench import pipeline_benchmark as benchmark
 from pipeline.config import PipelineConfig
 from trainer.config import ModelConfig
 

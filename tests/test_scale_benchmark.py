@@ -6,7 +6,8 @@ import shutil
 import pytest
 
 from components.pusher import PUSH_OUTCOME
-from pipeline import local_runner, scale_benchmark
+from bench import scale_benchmark
+from pipeline import local_runner
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 import json
 import shutil
 
-from pipeline import serving_benchmark as benchmark
+from bench import serving_benchmark as benchmark
 
 
 def test_the_benchmark_reports_latency_throughput_and_targets(exported, tmp_path):

@@ -17,10 +17,10 @@ from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 
+from bench.stand_in_server import StandInServer
 from pipeline import files
 from serving import client
 from serving.session_model import SessionModel
-from serving.stand_in_server import StandInServer
 
 TARGET_P50_MS = 2.0
 TARGET_PAIRS_PER_SECOND = 200_000

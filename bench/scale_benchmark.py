@@ -21,22 +21,17 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import psutil
 
+from bench import gate_spread, serving_benchmark
+from bench.releases import SIZES
 from components import storage
 from components.evaluator import gate_summary
 from components.movielens.config import DataConfig
 from components.pusher import PUSH_OUTCOME
-from pipeline import cli, files, gate_spread, local_runner, serving_benchmark
+from pipeline import cli, files, local_runner
 from pipeline.config import PipelineConfig
 from serving.session_model import SessionModel
 from trainer import task
 
-# The releases' users, movies and ratings.
-SIZES: Dict[str, Tuple[int, int, int]] = {
-    "ml-100k": (943, 1_682, 100_000),
-    "ml-1m": (6_040, 3_706, 1_000_209),
-    "ml-10m": (69_878, 10_677, 10_000_054),
-    "ml-25m": (162_541, 59_047, 25_000_095),
-}
 SAMPLE_SECONDS = 0.2
 
 

@@ -1,7 +1,7 @@
 """The three-model comparison (rating-only, retrieval-only, multi-task) against the peers.
 
 Each seed gives one split (the ExampleGen's own loaders and splitters) and one training of
-each setting; the peers (most-popular, and the library models of pipeline/peers.py, each
+each setting; the peers (most-popular, and the library models of bench/peers.py, each
 tuned on a holdout carved from train) see the same split and vocabularies and are scored by
 the same metric code. Ids are indexed as the Transform does: a vocabulary of the train
 split's ids and one OOV bucket (index == vocabulary size) for ids seen only in eval. Results
@@ -18,10 +18,11 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from bench import peers as peers_lib
 from components.config_error import ConfigError
 from components.movielens import sources
 from components.movielens.config import DataConfig
-from pipeline import files, peers as peers_lib
+from pipeline import files
 from trainer import metrics, train
 from trainer.config import ModelConfig
 from trainer.data import Ratings
@@ -251,7 +252,7 @@ def markdown(report: Dict) -> str:
         lines += ["", "## Peers' hyper-parameters", "",
                   f"Picked per seed on a holdout of {peers_lib.HOLDOUT_FRACTION:.0%} of train "
                   "(NDCG@10 for ranking peers, RMSE for rating peers), then refitted on all of "
-                  "train; grids in pipeline/peers.py.", "", "| peer | per seed |", "|---|---|"]
+                  "train; grids in bench/peers.py.", "", "| peer | per seed |", "|---|---|"]
         for name, chosen in report["peer_parameters"].items():
             lines.append(f"| {name} | " + "; ".join(
                 ", ".join(f"{k}={v}" for k, v in params.items()) for params in chosen) + " |")
