@@ -11,8 +11,8 @@ setup(
     version="0.1.0",
     description="A TFX pipeline that trains, gates and ships a multi-task movie recommender",
     python_requires=">=3.10,<3.11",
-    packages=find_packages(include=["pipeline*", "components*", "trainer*", "serving*",
-                                    "bench*"]),
+    packages=find_packages(include=["common*", "pipeline*", "components*", "trainer*",
+                                    "serving*", "bench*"]),
     install_requires=[
         "tfx==1.16.0",
         # 2.61 is of the era TFX 1.16 was tested with; it still brings `dill`, which

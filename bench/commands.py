@@ -66,8 +66,8 @@ def _bench_serving(args: argparse.Namespace) -> int:
     import tensorflow_transform as tft
 
     from bench import serving_benchmark
-    from components import features
-    from components.pusher import PUSH_OUTCOME
+    from common import features
+    from components.pusher.component import PUSH_OUTCOME
     from pipeline import local_runner
     from pipeline.config import PipelineConfig, ServingConfig
     from serving import client

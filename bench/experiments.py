@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench import peers as peers_lib
-from components.config_error import ConfigError
+from common.config_error import ConfigError
 from components.movielens import sources
 from components.movielens.config import DataConfig
 from pipeline import files
@@ -240,7 +240,8 @@ def markdown(report: Dict) -> str:
                 continue
             digits = 0 if metric == "examples_per_second" else (1 if metric == "train_seconds"
                                                                 else 4)
-            cells.append(f"{values[metric]['mean']:.{digits}f} ± {values[metric]['std']:.{digits}f}")
+            mean, std = values[metric]["mean"], values[metric]["std"]
+            cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "## Every seed", "", "| model | seed | " + " | ".join(QUALITY) + " |",
               "|---|---|" + "---|" * len(QUALITY)]

@@ -2,7 +2,7 @@
 
 The Evaluator gates on one seeded sample of eval (DataConfig.gate_examples). The scale
 benchmark draws further samples of the same size and computes the same ratios from the model's
-`serving_default` outputs (the ones the TFMA metrics of components/gate_metrics.py read): if
+`serving_default` outputs (the ones the TFMA metrics of components/evaluator/metrics.py read): if
 every sample gives the gate's decision, the sample is large enough.
 """
 
@@ -15,8 +15,8 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
-from components import features
-from components.gate_config import GateConfig
+from common import features
+from components.evaluator.config import GateConfig
 
 BATCH = 8192
 

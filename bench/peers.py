@@ -5,9 +5,10 @@ Ranking peers, trained on the binary "rated in training" matrix: EASE (Steck 201
 from cornac; from implicit, ItemKNN (cosine, the K nearest movies of each movie, scores
 summed over the user's movies; cornac's ItemKNN predicts a rating as a weighted mean, which
 ranks every movie of a binary matrix alike) and iALS (Hu, Koren and Volinsky 2008:
-alternating least squares on the confidence-weighted binary matrix). Rating peers (scikit-surprise): SVD (biased
-matrix factorisation) and SVD++. Every peer sees the same split and the same train vocabularies as
-the model (`Ratings` indices); unknown users get the most-popular ranking or the global mean.
+alternating least squares on the confidence-weighted binary matrix). Rating peers
+(scikit-surprise): SVD (biased matrix factorisation) and SVD++. Every peer sees the same split
+and the same train vocabularies as the model (`Ratings` indices); unknown users get the
+most-popular ranking or the global mean.
 
 The three libraries are an optional extra: `pip install -e '.[bench]'` (the lock pins
 them).
@@ -23,7 +24,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from components.config_error import ConfigError
+from common.config_error import ConfigError
 from trainer import metrics
 from trainer.data import Ratings
 

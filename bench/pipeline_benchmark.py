@@ -17,7 +17,7 @@ from typing import Callable, Dict, List
 
 import tensorflow as tf
 
-from components.evaluator import gate_summary
+from components.evaluator.gate import gate_summary
 from pipeline import files, local_runner
 from pipeline.config import PipelineConfig, ServingConfig
 from trainer import task

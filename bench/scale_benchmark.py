@@ -23,10 +23,10 @@ import psutil
 
 from bench import gate_spread, serving_benchmark
 from bench.releases import SIZES
-from components import storage
-from components.evaluator import gate_summary
+from common import storage
+from components.evaluator.gate import gate_summary
 from components.movielens.config import DataConfig
-from components.pusher import PUSH_OUTCOME
+from components.pusher.component import PUSH_OUTCOME
 from pipeline import cli, files, local_runner
 from pipeline.config import PipelineConfig
 from serving.session_model import SessionModel

@@ -34,7 +34,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from components import storage
+from common import storage
 from serving.session_model import BadInput, SessionModel
 
 DEFAULT_SIGNATURE = "serving_default"

@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from components import storage
+    from common import storage
     from pipeline import local_runner, run_lock
     from pipeline.config import PipelineConfig
 
@@ -221,8 +221,8 @@ def _report_interrupt(config, signum: signal.Signals) -> int:
 def _print_gate(config, components) -> int:
     """Prints the gate's numbers, why a candidate was refused, and where the model went;
     returns the run's exit code (EXIT_NOT_BLESSED, EXIT_NOT_PUSHED or 0)."""
-    from components.evaluator import describe_failure, gate_summary
-    from components.pusher import PUSH_OUTCOME
+    from components.evaluator.gate import describe_failure, gate_summary
+    from components.pusher.component import PUSH_OUTCOME
     from pipeline import local_runner
 
     evaluator = next((c for c in components if c.component == "Evaluator"), None)
@@ -335,7 +335,7 @@ def _rate(args: argparse.Namespace) -> int:
 
 def _user_errors() -> tuple:
     """The errors of a configuration or an input: one line and exit code 2."""
-    from components.config_error import ConfigError
+    from common.config_error import ConfigError
     from components.movielens.records import DataFormatError
     from components.movielens.tfds_source import SourceUnavailableError
     from pipeline.portable_beam import PortableBeamError

@@ -5,13 +5,11 @@ Evaluator), composed here with how and where the pipeline runs."""
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from components.config_error import ConfigError
-from components.gate_config import GateConfig
+from common.config_error import ConfigError
+from components.evaluator.config import GateConfig
 from components.movielens.config import SYNTHETIC, DataConfig
 from trainer.config import ModelConfig
 

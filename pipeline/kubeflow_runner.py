@@ -14,8 +14,8 @@ import tempfile
 import yaml
 from tfx import v1 as tfx
 
-from components import storage
-from components.config_error import ConfigError
+from common import storage
+from common.config_error import ConfigError
 from pipeline import files
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline

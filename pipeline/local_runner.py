@@ -9,7 +9,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components.resolver import RESOLVER_ID, training_data
+from components.resolver.strategy import RESOLVER_ID, training_data
 from pipeline import portable_beam, run_lock, vanished_pushes
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -80,7 +80,7 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
 
 def unfair_latest_blessed(config: PipelineConfig, candidate_uri: str) -> Optional[str]:
     """When the latest blessed model other than the candidate was trained on other data or
-    another split (so the resolver left it out, components/resolver.py): one clause saying
+    another split (so the resolver left it out, components/resolver/strategy.py): one clause saying
     so, naming both; else None."""
     store = metadata_store.MetadataStore(metadata_config(config))
     blessed = [int(b.custom_properties["current_model_id"].int_value)

@@ -84,7 +84,7 @@ def add_push_options(parser: argparse.ArgumentParser) -> None:
 
 def data_config(args: argparse.Namespace):
     """The DataConfig the data options describe."""
-    from components import storage
+    from common import storage
     from components.movielens.config import SYNTHETIC, TFDS, DataConfig
     from components.movielens.synthetic import SyntheticConfig
 
@@ -111,7 +111,7 @@ def model_config(args: argparse.Namespace):
 
 def gate_config(args: argparse.Namespace):
     """The GateConfig with the --gate overrides."""
-    from components.gate_config import GateConfig
+    from components.evaluator.config import GateConfig
     from pipeline.config import overridden
 
     return overridden(GateConfig(), args.gate_overrides, "--gate")

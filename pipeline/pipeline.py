@@ -9,16 +9,16 @@ from tfx import v1 as tfx
 
 from components import code_version
 from components.code_version import CODE_VERSION_KEY
-from components.evaluator import eval_config
+from components.evaluator.gate import eval_config
 from components.example_gen.component import MovieLensExampleGen
 from components.example_gen.executor import GATE
-from components.pusher import VersionedPusher
-from components.resolver import latest_blessed_baseline
-from components.schema_gen import MovieLensSchemaGen, schema_text
+from components.pusher.component import VersionedPusher
+from components.resolver.strategy import latest_blessed_baseline
+from components.schema_gen.component import MovieLensSchemaGen, schema_text
 from pipeline.config import PipelineConfig
 from trainer.task import MODEL_CONFIG_KEY
 
-PREPROCESSING_FN = "components.transform.preprocessing_fn"
+PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
 
 
@@ -30,24 +30,24 @@ def create_pipeline(
     """ExampleGen -> SchemaGen -> Transform -> Trainer -> Evaluator -> Pusher.
 
     `baseline_excludes_candidate`: compare the candidate with the latest blessed model other
-    than itself, so that an unchanged re-run is wholly cached (components/resolver.py). The
+    than itself, so that an unchanged re-run is wholly cached (components/resolver/strategy.py). The
     Kubeflow v2 compiler accepts only TFX's own strategy, so its runner passes False.
     """
-    data_code = code_version.digest(code_version.DATA_CODE)
-    example_gen = MovieLensExampleGen(data=config.data, code_version=data_code)
-    schema_gen = MovieLensSchemaGen(schema_text=schema_text())
+    code = code_version.digests()
+    example_gen = MovieLensExampleGen(data=config.data, code_version=code["example_gen"])
+    schema_gen = MovieLensSchemaGen(schema_text=schema_text(), code_version=code["schema_gen"])
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         # Pre/post-transform statistics cost a pass over the data each and nothing reads them;
-        # the Trainer applies the graph itself (components/transform.py).
+        # the Trainer applies the graph itself (components/transform/preprocessing.py).
         disable_statistics=True,
         materialize=False,
         # Nothing gives Transform an analyzer cache to read, so writing one is work for
         # nothing.
         disable_analyzer_cache=True,
-        custom_config={CODE_VERSION_KEY: data_code},
+        custom_config={CODE_VERSION_KEY: code["transform"]},
     )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
@@ -57,7 +57,7 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={MODEL_CONFIG_KEY: config.model.to_json(),
-                       CODE_VERSION_KEY: code_version.digest(code_version.MODEL_CODE)},
+                       CODE_VERSION_KEY: code["trainer"]},
     )
     # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.
     latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"],
@@ -67,7 +67,7 @@ def create_pipeline(
         example_splits=[GATE],
         model=trainer.outputs["model"],
         baseline_model=latest_blessed.outputs["model"],
-        eval_config=eval_config(config.gate),
+        eval_config=eval_config(config.gate, code_version=code["evaluator"]),
     )
     pusher = VersionedPusher(
         model=trainer.outputs["model"],
@@ -76,6 +76,7 @@ def create_pipeline(
         model_name=config.serving.model_name,
         pipeline_root=config.pipeline_root,
         replace_unknown_version=int(config.serving.replace_unknown_version),
+        code_version=code["pusher"],
     )
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,

@@ -12,8 +12,8 @@ from absl import logging
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import storage
-from components.pusher import REFUSED_VERSION
+from common import storage
+from components.pusher.component import REFUSED_VERSION
 
 VANISHED = "vanished"  # PushedModel property: why the record was retired
 

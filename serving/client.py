@@ -26,7 +26,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from serving.limits import MAX_BATCH
+from serving import contract
+from serving.contract import MAX_BATCH
 
 DEFAULT_TIMEOUT = 10.0  # seconds per attempt
 DEFAULT_ATTEMPTS = 3  # for UNAVAILABLE only
@@ -369,7 +370,7 @@ def _is_text(values) -> bool:
 def newest_version(model_dir: str) -> str:
     """The newest complete version directory under `model_dir` (one with its graph file: on
     an object store a push writes that file last)."""
-    from components import storage
+    from common import storage
 
     if not storage.exists(model_dir):
         raise NotFound(f"no model directory {model_dir}; push a model first (movielens-tfx run)"
@@ -402,6 +403,7 @@ class LocalTransport:
 
     def predict(self, signature: str, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
         import tensorflow as tf
+
         from serving.session_model import BadInput, SignatureNotFound, error_line
 
         try:
@@ -473,15 +475,17 @@ class Recommender:
         user_ids = [_id(u) for u in user_ids]
         if not user_ids:
             return []
-        out = self._predict("recommend", {"user_id": user_ids})
-        available = np.asarray(out["movie_ids"]).shape[1]
+        out = self._predict(contract.RECOMMEND, {contract.USER_ID: user_ids})
+        available = np.asarray(out[contract.MOVIE_IDS]).shape[1]
         if k is not None and not 0 < k <= available:
             raise BadRequest(f"k must be between 1 and {available} (the model's top k, fixed "
                              f"at export; retrain with --model top_k=N for more), got {k}")
         k = k or available
-        return [UserRecommendations(_text(user), bool(out["personalized"][row]), [
-            Recommendation(_text(out["movie_ids"][row][i]), _text(out["titles"][row][i]),
-                           float(out["ratings"][row][i]), float(out["scores"][row][i]))
+        return [UserRecommendations(_text(user), bool(out[contract.PERSONALIZED][row]), [
+            Recommendation(_text(out[contract.MOVIE_IDS][row][i]),
+                           _text(out[contract.TITLES][row][i]),
+                           float(out[contract.RATINGS][row][i]),
+                           float(out[contract.SCORES][row][i]))
             for i in range(k)]) for row, user in enumerate(user_ids)]
 
     def rate(self, pairs: Sequence[Tuple[str, str]]) -> List[float]:
@@ -489,13 +493,15 @@ class Recommender:
         if not pairs:
             return []
         users, movies = zip(*((_id(u), _id(m)) for u, m in pairs))
-        out = self._predict("rate", {"user_id": list(users), "movie_id": list(movies)})
-        return [float(r) for r in out["rating"]]
+        out = self._predict(contract.RATE, {contract.USER_ID: list(users),
+                                            contract.MOVIE_ID: list(movies)})
+        return [float(r) for r in out[contract.RATING]]
 
     def find_movies(self, queries: Sequence[str]) -> List[Optional[Tuple[str, str]]]:
         """(movie_id, title) for each id or title (case ignored, year optional); None if none."""
         if not queries:
             return []
-        out = self._predict("lookup_movie", {"movie": [_id(q) for q in queries]})
+        out = self._predict(contract.LOOKUP_MOVIE,
+                            {contract.MOVIE_QUERY: [_id(q) for q in queries]})
         return [(_text(m), _text(t)) if _text(m) else None
-                for m, t in zip(out["movie_id"], out["title"])]
+                for m, t in zip(out[contract.MOVIE_ID], out[contract.TITLE])]

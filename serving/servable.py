@@ -14,10 +14,10 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 from tensorflow_serving.apis import prediction_log_pb2
 
-from serving import warmup
+from serving import contract
 from serving.session_model import SessionModel, error_line
 
-WARMUP_PATH = os.path.join(warmup.ASSETS_EXTRA, warmup.WARMUP_FILE)
+WARMUP_PATH = os.path.join(contract.ASSETS_EXTRA, contract.WARMUP_FILE)
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit (saved_model_warmup_util.cc)
 
 
@@ -57,7 +57,7 @@ def check(directory: str) -> None:
     with model:
         warmed = set()
         for number, request in enumerate(requests, start=1):
-            name = request.model_spec.signature_name or "serving_default"
+            name = request.model_spec.signature_name or contract.SERVING_DEFAULT
             inputs = {key: tf.make_ndarray(tensor) for key, tensor in request.inputs.items()}
             try:
                 model.run(name, inputs)

@@ -10,12 +10,11 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import schema_utils
 
-from components import features
+from common import features
 from components.movielens import splits, synthetic
-from components.transform import preprocessing_fn
-from serving import export
+from components.transform.preprocessing import preprocessing_fn
 from serving.session_model import SessionModel
-from trainer import data, train
+from trainer import data, export, train
 from trainer.config import ModelConfig
 
 # Real MovieLens 100k is read in place: its licence forbids copying it into this repository.

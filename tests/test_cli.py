@@ -30,8 +30,8 @@ def test_generate_writes_the_configured_synthetic_set(capsys, tmp_path):
 
 
 def test_model_overrides_are_typed_and_checked(capsys, tmp_path):
-    from trainer.config import ModelConfig
     from pipeline.config import overridden
+    from trainer.config import ModelConfig
 
     config = overridden(ModelConfig(), ["epochs=3", "rating_layers=64,32", "use_bias=false",
                                         "temperature=0.5"], "--model")
@@ -115,8 +115,8 @@ def test_a_write_failure_in_the_trainer_fails_the_run_with_one_line(capsys, tmp_
     """An OSError from the file layer while the Trainer exports: exit 1, one line naming
     the component and the error, the served version untouched, nothing left that a later
     run could take for the Trainer's output."""
-    from components import storage
-    from serving import export
+    from common import storage
+    from trainer import export
 
     where = ["--pipeline-root", str(tmp_path / "root"), "--serving-dir",
              str(tmp_path / "serving"), *small_run.ARGS]
@@ -159,7 +159,8 @@ def test_a_write_failure_in_the_push_fails_the_run_with_one_line(capsys, tmp_pat
     push to pick up; the next run pushes the same model whole."""
     import shutil
 
-    from components import pusher, storage
+    from common import storage
+    from components.pusher import component as pusher
 
     model_dir = tmp_path / "serving" / "movielens"
     where = ["--pipeline-root", str(tmp_path / "root"), "--serving-dir",

@@ -13,9 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from pipeline import cli
-from serving import client, export, servable
 from bench.stand_in_server import StandInServer
+from pipeline import cli
+from serving import client, servable
+from trainer import export
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from components.config_error import ConfigError
-from components.gate_config import GateConfig
+from common.config_error import ConfigError
+from components.evaluator.config import GateConfig
 from components.movielens.config import DataConfig
 from components.movielens.synthetic import SyntheticConfig
 from pipeline.config import DEFAULT_IMAGE, PipelineConfig

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from components.features import MOVIE_INDEX, USER_INDEX
+from common.features import MOVIE_INDEX, USER_INDEX
 from trainer import cost, data
 from trainer import model as model_lib
 from trainer.config import ModelConfig

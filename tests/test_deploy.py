@@ -23,11 +23,16 @@ from typing import Any, Dict, List
 import kubernetes.client
 import pytest
 import yaml
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
-from google.protobuf import wrappers_pb2
+from google.protobuf import (
+    descriptor_pb2,
+    descriptor_pool,
+    message_factory,
+    text_format,
+    wrappers_pb2,
+)
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.limits import MAX_BATCH
+from serving.contract import MAX_BATCH
 
 DEPLOY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "serving", "deploy")
 MODEL_NAME = "movielens"
@@ -263,7 +268,7 @@ def test_batching_config_is_valid_for_the_pod(objects):
     assert batching.max_enqueued_batches.value > 0
     # One batch thread per core the pod may use.
     assert str(batching.num_batch_threads.value) == container(objects).resources.limits["cpu"]
-    # The signatures' own limits (serving/limits.py): a batch TF Serving merges from small
+    # The signatures' own limits (serving/contract.py): a batch TF Serving merges from small
     # requests is never refused by a signature, and a request a signature admits is admitted
     # by the batching layer.
     assert batching.max_execution_batch_size.value <= min(MAX_BATCH.values())

@@ -4,8 +4,9 @@ option that sets its bound."""
 import pytest
 from tensorflow_model_analysis.proto import validation_result_pb2
 
-from components import evaluator, gate_metrics
-from components.gate_config import GateConfig
+from components.evaluator import gate as evaluator
+from components.evaluator import metrics as gate_metrics
+from components.evaluator.config import GateConfig
 
 SUMMARY = {"rmse": 0.9623, "top_k_accuracy": 0.0717}
 

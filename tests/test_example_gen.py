@@ -7,8 +7,8 @@ import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
 from tfx_bsl.coders import example_coder
 
-from components import features
-from components.config_error import ConfigError
+from common import features
+from common.config_error import ConfigError
 from components.example_gen import executor
 from components.movielens import sources, synthetic
 from components.movielens.config import DataConfig

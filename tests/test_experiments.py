@@ -3,10 +3,10 @@ import os
 
 import numpy as np
 
+from bench import experiments, peers
 from components.movielens import splits, synthetic
 from components.movielens.config import DataConfig
 from components.movielens.synthetic import SyntheticConfig
-from bench import experiments, peers
 from trainer.config import ModelConfig
 
 

@@ -9,8 +9,9 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from serving import export, warmup
-from serving.limits import MAX_BATCH
+from serving import contract
+from serving.contract import MAX_BATCH
+from trainer import export, warmup
 
 # The `exported` fixture (tests/conftest.py) is a small model with top_k 5.
 
@@ -73,7 +74,7 @@ def test_every_signature_is_exported_with_metadata(exported):
     signatures = {"retrieve", "rate", "recommend", "lookup_movie", "serving_default"}
     assert set(exported["session"].signatures) == signatures
     assert set(exported["loaded"].signatures) == signatures
-    with open(os.path.join(exported["path"], "assets.extra", export.METADATA_FILE)) as meta:
+    with open(os.path.join(exported["path"], "assets.extra", contract.METADATA_FILE)) as meta:
         metadata = json.load(meta)
     assert metadata["top_k"] == 5 and metadata["max_batch"] == MAX_BATCH
 
@@ -180,7 +181,7 @@ def test_serving_default_reads_examples_for_the_evaluator(exported):
 
 
 def test_warmup_requests_replay_against_every_signature(exported):
-    path = os.path.join(exported["path"], warmup.ASSETS_EXTRA, warmup.WARMUP_FILE)
+    path = os.path.join(exported["path"], contract.ASSETS_EXTRA, contract.WARMUP_FILE)
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
             for r in tf.data.TFRecordDataset(path)]
     names = [log.predict_log.request.model_spec.signature_name for log in logs]
@@ -209,8 +210,8 @@ def test_export_writes_to_non_local_file_systems(exported, tmp_path):
     target = f"ram://{tmp_path.name}/serving"
     export.export(module, target, exported["users"][0], exported["movie_ids"][0])
     extra = f"{target}/assets.extra"
-    assert sorted(tf.io.gfile.listdir(extra)) == [export.METADATA_FILE, warmup.WARMUP_FILE]
-    with tf.io.gfile.GFile(f"{extra}/{export.METADATA_FILE}") as saved:
+    assert sorted(tf.io.gfile.listdir(extra)) == [contract.METADATA_FILE, contract.WARMUP_FILE]
+    with tf.io.gfile.GFile(f"{extra}/{contract.METADATA_FILE}") as saved:
         assert json.load(saved)["top_k"] == 5
 
 

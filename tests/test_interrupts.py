@@ -13,7 +13,7 @@ import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import pusher
+from components.pusher import component as pusher
 from pipeline import cli, local_runner
 from pipeline.config import PipelineConfig
 from tests import small_run

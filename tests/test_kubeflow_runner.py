@@ -9,7 +9,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from components.config_error import ConfigError
+from common.config_error import ConfigError
 from components.movielens.config import DataConfig
 from pipeline import kubeflow_runner
 from pipeline.config import PipelineConfig, ServingConfig
@@ -45,7 +45,7 @@ def test_every_executor_uses_the_image_and_the_module_paths_are_set(spec):
     containers = [e["container"] for e in deployment["executors"].values() if "container" in e]
     assert containers and all(c["image"] == IMAGE for c in containers)
     text = json_format.MessageToJson(spec)
-    assert "components.transform.preprocessing_fn" in text
+    assert "components.transform.preprocessing.preprocessing_fn" in text
     assert "trainer.task.run_fn" in text
 
 

@@ -1,13 +1,14 @@
 """The layout the README describes, checked on the source: which folders import which."""
 
-import ast
 import os
 from typing import Dict, Set
 
 import pytest
 
+from components.code_version import imports_of
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PRODUCT = ("pipeline", "components", "trainer", "serving")
+PRODUCT = ("common", "pipeline", "components", "trainer", "serving")
 PACKAGES = PRODUCT + ("bench",)
 
 
@@ -16,42 +17,14 @@ def _module_name(path: str) -> str:
     return name[:-len(".__init__")] if name.endswith(".__init__") else name
 
 
-def _modules() -> Dict[str, str]:
-    found = {}
-    for package in PACKAGES:
-        for folder, _, files in os.walk(os.path.join(REPO, package)):
-            for file in files:
-                if file.endswith(".py"):
-                    path = os.path.join(folder, file)
-                    found[_module_name(path)] = path
-    return found
-
-
 def import_graph() -> Dict[str, Set[str]]:
     """Each module of this project -> the project's modules it imports, anywhere in its body
     (imports inside functions count: they run too)."""
-    modules = _modules()
-    graph: Dict[str, Set[str]] = {}
-    for name, path in modules.items():
-        with open(path, encoding="utf-8") as source:
-            tree = ast.parse(source.read(), path)
-        imported: Set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                targets = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
-            else:
-                continue
-            for target in targets:
-                if target.split(".")[0] in PACKAGES:
-                    # `from a import b` names module a.b when there is one, else a name in a
-                    while target not in modules and "." in target:
-                        target = target.rsplit(".", 1)[0]
-                    if target in modules and target != name:
-                        imported.add(target)
-        graph[name] = imported
-    return graph
+    modules = [_module_name(os.path.join(folder, file))
+               for package in PACKAGES
+               for folder, _, files in os.walk(os.path.join(REPO, package))
+               for file in files if file.endswith(".py")]
+    return {module: imports_of(module, PACKAGES) for module in modules}
 
 
 def test_the_graph_sees_imports_inside_functions():
@@ -65,3 +38,62 @@ def test_the_product_never_imports_bench(package):
                  for module, targets in import_graph().items()
                  if module.split(".")[0] == package}
     assert not {m: t for m, t in offending.items() if t}
+
+
+def _cycles(graph: Dict[str, Set[str]]) -> list:
+    """The strongly connected components of more than one node (Tarjan's algorithm)."""
+    index: Dict[str, int] = {}
+    low: Dict[str, int] = {}
+    stack: list = []
+    on_stack: Set[str] = set()
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _folder(module: str, modules: Set[str]) -> str:
+    """The package a module is in (a package's own __init__ is in itself)."""
+    is_package = any(other.startswith(module + ".") for other in modules)
+    return module if is_package else module.rsplit(".", 1)[0]
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycle_between_modules():
+    assert _cycles(import_graph()) == []
+
+
+def test_no_import_cycle_between_folders():
+    graph = import_graph()
+    folders: Dict[str, Set[str]] = {}
+    for module, targets in graph.items():
+        source = _folder(module, set(graph))
+        folders.setdefault(source, set()).update(
+            folder for folder in (_folder(t, set(graph)) for t in targets) if folder != source)
+    assert _cycles(folders) == []

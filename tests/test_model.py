@@ -5,12 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.config_error import ConfigError
-from components.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
-from trainer import data
+from common.config_error import ConfigError
+from common.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
+from trainer import data, train, validation
 from trainer import model as model_lib
-from trainer import train
-from trainer import validation
 from trainer.config import ModelConfig
 from trainer.data import Ratings
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.features import MOVIE_INDEX, USER_INDEX
+from common.features import MOVIE_INDEX, USER_INDEX
 from trainer import model as model_lib
 from trainer.config import ModelConfig
 from trainer.optimizers import LazyAdagrad, LazyAdam

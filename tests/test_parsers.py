@@ -171,7 +171,8 @@ def test_csv_header_is_checked(tmp_path):
 def test_duplicate_movie_is_an_error(tmp_path):
     item = f"1|A (1995)|d||url|{ITEM_FLAGS}\n1|B (1995)|d||url|{ITEM_FLAGS}\n"
     folder = _ml100k(tmp_path, "1\t1\t5\t881250949\n", item)
-    with pytest.raises(DataFormatError, match=r"u\.item, line 2, field 'movie_id': movie 1 is listed twice"):
+    with pytest.raises(DataFormatError,
+                       match=r"u\.item, line 2, field 'movie_id': movie 1 is listed twice"):
         parsers.read_movielens(folder)
 
 

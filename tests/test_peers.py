@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from components.config_error import ConfigError
 from bench import peers
+from common.config_error import ConfigError
 from trainer import metrics
 from trainer.data import Ratings
-
 
 USERS, MOVIES = 200, 120
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from components.gate_config import GateConfig
+from bench import pipeline_benchmark as benchmark
+from components.evaluator.config import GateConfig
 from components.movielens.config import DataConfig
 from components.movielens.synthetic import SyntheticConfig
-from bench import pipeline_benchmark as benchmark
 from pipeline.config import PipelineConfig
 from trainer.config import ModelConfig
 

@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from components import pusher, storage
+from common import storage
+from components.pusher import component as pusher
 from tests import faults
 
 

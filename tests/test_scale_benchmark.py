@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from components.pusher import PUSH_OUTCOME
 from bench import scale_benchmark
+from components.pusher.component import PUSH_OUTCOME
 from pipeline import local_runner
 
 

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import pusher, storage
-from serving import export, servable, warmup
+from common import storage
+from components.pusher import component as pusher
+from serving import servable
+from trainer import export, warmup
 
 
 class Scorer(tf.Module):

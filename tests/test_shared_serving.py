@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from components import storage
+from common import storage
 from pipeline import cli
 from tests import small_run
 from tests.children import Child

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.config_error import ConfigError
+from common.config_error import ConfigError
 from components.movielens import parsers, sources, synthetic
 from components.movielens.config import DataConfig
 from components.movielens.records import DataFormatError

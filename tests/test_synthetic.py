@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from components.config_error import ConfigError
+from common.config_error import ConfigError
 from components.movielens import synthetic
 from components.movielens.synthetic import SyntheticConfig
 

@@ -7,8 +7,8 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import schema_utils
 
-from components import features
-from components.transform import preprocessing_fn
+from common import features
+from components.transform.preprocessing import preprocessing_fn
 
 
 def _raw(user, movie, rating):

@@ -4,7 +4,7 @@
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components.pusher import REFUSED_VERSION
+from components.pusher.component import REFUSED_VERSION
 from pipeline import vanished_pushes
 
 LIVE = metadata_store_pb2.Artifact.LIVE

@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any, Dict, Tuple
 
-from components.config_error import ConfigError, require
+from common.config_error import ConfigError, require
 
 # The training ratings between which `l2` grows with the data's size (ModelConfig.l2_for):
 # the size it was chosen at, and about ml-1m's (the largest release measured).

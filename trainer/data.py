@@ -9,9 +9,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 import tensorflow as tf
 
-from components.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
-
-
+from common.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_INDEX
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from components.features import MOVIE_INDEX, USER_INDEX
+from common.features import MOVIE_INDEX, USER_INDEX
 from trainer import data
 from trainer.config import ModelConfig
 from trainer.optimizers import OPTIMIZERS
@@ -50,7 +50,8 @@ class MultiTaskRecommender(keras.Model):
             keras.Variable(weight.numpy(), trainable=False, name=f"average_{i}")
             for i, weight in enumerate(self.rating_mlp.trainable_weights)]
         if config.use_bias:
-            self.user_bias = keras.layers.Embedding(num_users + 1, 1, embeddings_initializer="zeros",
+            self.user_bias = keras.layers.Embedding(num_users + 1, 1,
+                                                    embeddings_initializer="zeros",
                                                     name="user_bias")
             self.movie_bias = keras.layers.Embedding(num_movies + 1, 1,
                                                      embeddings_initializer="zeros",

@@ -12,9 +12,8 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx import v1 as tfx
 
-from components import features
-from serving import export
-from trainer import data, train
+from common import features
+from trainer import data, export, train
 from trainer.config import ModelConfig
 
 MODEL_CONFIG_KEY = "model_config"

@@ -31,7 +31,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.artifact import Artifact
 from tfx_bsl.coders import example_coder
 
-from components import features
+from common import features
 from components.movielens import sources
 from components.movielens.config import DataConfig
 from components.movielens.records import MovieLensData

@@ -10,8 +10,8 @@ import dataclasses
 import json
 from typing import Any, Dict, Optional
 
-from components import storage
-from components.config_error import ConfigError
+from common import storage
+from common.config_error import ConfigError
 from components.movielens.splits import SPLITTERS
 from components.movielens.synthetic import SyntheticConfig
 from components.movielens.tfds_source import DEFAULT_DATASET

@@ -10,6 +10,7 @@ MovieLens site), the later line on a tie, and count what was dropped.
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 import pyarrow as pa
 

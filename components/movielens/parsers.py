@@ -24,7 +24,7 @@ from typing import IO, Callable, Dict, Iterator, List, Sequence, Tuple
 import numpy as np
 from absl import logging
 
-from components import storage
+from common import storage
 from components.movielens.records import DataFormatError, Movie, MovieLensData
 
 # The genre columns of ml-100k's u.item, in file order (u.genre).

@@ -6,7 +6,7 @@ from typing import Tuple
 
 import numpy as np
 
-from components import storage
+from common import storage
 from components.movielens import duplicates, parsers, splits, synthetic, tfds_source
 from components.movielens.config import SYNTHETIC, TFDS, DataConfig
 from components.movielens.records import MovieLensData

@@ -20,7 +20,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from components.config_error import require
+from common.config_error import require
 from components.movielens.parsers import ML100K_GENRES
 from components.movielens.records import Movie, MovieLensData
 
@@ -80,7 +80,8 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> MovieLensData:
     scores: List[np.ndarray] = []
     timestamps: List[np.ndarray] = []
     user_bias = rng.normal(scale=0.5, size=config.num_users)
-    movie_bias = rng.normal(scale=0.5, size=config.num_movies) + 0.3 * np.log(popularity / popularity.mean())
+    movie_bias = (rng.normal(scale=0.5, size=config.num_movies)
+                  + 0.3 * np.log(popularity / popularity.mean()))
     for user in range(config.num_users):
         count = int(per_user[user])
         pool = _candidates(rng, cumulative, POOL_FACTOR * count)

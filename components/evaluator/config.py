@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from components.config_error import require
+from common.config_error import require
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """TFMA metrics that measure the model against naive baselines on the same eval examples.
 
 The serving model's `serving_default` returns, beside each head's output, what a naive
-baseline says for the same example (serving/export.py): `baseline_rating`, the global mean
+baseline says for the same example (trainer/export.py): `baseline_rating`, the global mean
 training rating, and `baseline_top_k_hit`, whether the example's movie is among the k most
 rated training movies the user has not rated. The metrics here are the model's RMSE and
 top-k accuracy, and their ratios to the baseline's, so one bound works on any data:
@@ -26,9 +26,12 @@ import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
-RATING_OUTPUT = "rating"  # the serving_default outputs the gate reads
-TOP_K_OUTPUT = "top_k_hit"
-BASELINE_OUTPUTS = {RATING_OUTPUT: "baseline_rating", TOP_K_OUTPUT: "baseline_top_k_hit"}
+from serving import contract
+
+RATING_OUTPUT = contract.RATING  # the serving_default outputs the gate reads
+TOP_K_OUTPUT = contract.TOP_K_HIT
+BASELINE_OUTPUTS = {RATING_OUTPUT: contract.BASELINE_RATING,
+                    TOP_K_OUTPUT: contract.BASELINE_TOP_K_HIT}
 ROOT_MEAN_SQUARED_ERROR = "root_mean_squared_error"  # as TFMA's Keras-wrapped one is named
 RMSE_OVER_BASELINE = "rmse_over_baseline"
 TOP_K_ACCURACY = "top_k_accuracy"
@@ -127,9 +130,10 @@ class _GateMetric(metric_types.Metric):
 
 
 class RootMeanSquaredError(_GateMetric):
-    """RMSE of `rating` in stars."""
+    """RMSE of `rating` in stars. `code_version` is ignored (eval_config's docstring)."""
 
-    def __init__(self, name: str = ROOT_MEAN_SQUARED_ERROR):
+    def __init__(self, name: str = ROOT_MEAN_SQUARED_ERROR, code_version: str = ""):
+        del code_version
         super().__init__(name, _rmse)
 
 

@@ -29,16 +29,10 @@ from typing import Any, Dict
 import numpy as np
 import tensorflow as tf
 
-from components import features
-from serving.limits import MAX_BATCH
+from common import features
+from serving import contract
+from serving.contract import MAX_BATCH
 from trainer.model import MultiTaskRecommender
-
-RETRIEVE = "retrieve"
-RATE = "rate"
-RECOMMEND = "recommend"
-LOOKUP_MOVIE = "lookup_movie"
-SERVING_DEFAULT = "serving_default"
-METADATA_FILE = "recommender.json"  # in assets.extra: k, vocabulary sizes, defined answers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,13 +172,13 @@ class RecommenderModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID)])
     def retrieve(self, user_id):
-        user_id = _at_most(RETRIEVE, "user ids", user_id)
+        user_id = _at_most(contract.RETRIEVE, "user ids", user_id)
         user_index = self._indices({features.USER_ID: user_id})[features.USER_INDEX]
         top = self._retrieve(user_index)
-        return {"movie_ids": tf.gather(self.movie_ids, top.indices),
-                "titles": tf.gather(self.titles, top.indices),
-                "scores": top.values,
-                "personalized": self._personalized(user_index)}
+        return {contract.MOVIE_IDS: tf.gather(self.movie_ids, top.indices),
+                contract.TITLES: tf.gather(self.titles, top.indices),
+                contract.SCORES: top.values,
+                contract.PERSONALIZED: self._personalized(user_index)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID),
                                   tf.TensorSpec([None], tf.string, name=features.MOVIE_ID)])
@@ -195,15 +189,15 @@ class RecommenderModule(tf.Module):
             tf.size(user_id), tf.size(movie_id),
             message="rate: user_id and movie_id must have the same length")
         with tf.control_dependencies([same_length]):
-            user_id, movie_id = _at_most(RATE, "pairs", user_id), tf.identity(movie_id)
+            user_id, movie_id = _at_most(contract.RATE, "pairs", user_id), tf.identity(movie_id)
         index = self._indices({features.USER_ID: user_id, features.MOVIE_ID: movie_id})
-        return {"rating": _stars(self._rate(index[features.USER_INDEX],
+        return {contract.RATING: _stars(self._rate(index[features.USER_INDEX],
                                             index[features.MOVIE_INDEX]))}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID)])
     def recommend(self, user_id):
         """Retrieve top-k, then rank them by predicted rating (best first)."""
-        user_id = _at_most(RECOMMEND, "user ids", user_id)
+        user_id = _at_most(contract.RECOMMEND, "user ids", user_id)
         user_index = self._indices({features.USER_ID: user_id})[features.USER_INDEX]
         top = self._retrieve(user_index)
         users = tf.repeat(user_index, self.top_k)
@@ -211,17 +205,17 @@ class RecommenderModule(tf.Module):
                              [-1, self.top_k])
         order = tf.argsort(ratings, axis=1, direction="DESCENDING", stable=True)
         movies = tf.gather(top.indices, order, batch_dims=1)
-        return {"movie_ids": tf.gather(self.movie_ids, movies),
-                "titles": tf.gather(self.titles, movies),
-                "ratings": _stars(tf.gather(ratings, order, batch_dims=1)),
-                "scores": tf.gather(top.values, order, batch_dims=1),
-                "personalized": self._personalized(user_index)}
+        return {contract.MOVIE_IDS: tf.gather(self.movie_ids, movies),
+                contract.TITLES: tf.gather(self.titles, movies),
+                contract.RATINGS: _stars(tf.gather(ratings, order, batch_dims=1)),
+                contract.SCORES: tf.gather(top.values, order, batch_dims=1),
+                contract.PERSONALIZED: self._personalized(user_index)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="movie")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.MOVIE_QUERY)])
     def lookup_movie(self, movie):
         """A movie id or title (case and spacing ignored, year optional) -> its id and title;
         empty strings where nothing matches."""
-        movie = _at_most(LOOKUP_MOVIE, "queries", movie)
+        movie = _at_most(contract.LOOKUP_MOVIE, "queries", movie)
         key = tf.strings.lower(
             tf.strings.reduce_join(tf.strings.split(movie), axis=-1, separator=" "),
             encoding="utf-8")
@@ -229,10 +223,10 @@ class RecommenderModule(tf.Module):
         found = index >= 0
         safe = tf.maximum(index, 0)
         empty = tf.fill(tf.shape(movie), "")
-        return {"movie_id": tf.where(found, tf.gather(self.movie_ids, safe), empty),
-                "title": tf.where(found, tf.gather(self.titles, safe), empty)}
+        return {contract.MOVIE_ID: tf.where(found, tf.gather(self.movie_ids, safe), empty),
+                contract.TITLE: tf.where(found, tf.gather(self.titles, safe), empty)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.EXAMPLES)])
     def serving_default(self, examples):
         """For the Evaluator: serialized tf.Examples -> predicted rating (stars) and top_k_hit,
         and the same for the naive baselines (baseline_rating, baseline_top_k_hit).
@@ -245,29 +239,30 @@ class RecommenderModule(tf.Module):
         index = self._indices(tf.io.parse_example(examples, spec))
         user_index, movie_index = index[features.USER_INDEX], index[features.MOVIE_INDEX]
         top = self._retrieve(user_index)
-        # The naive baselines the gate compares with (components/gate_metrics.py): the
+        # The naive baselines the gate compares with (components/evaluator/metrics.py): the
         # global mean training rating, and the k most rated training movies not yet seen.
         most_popular = self._top_k(self._popular(user_index), user_index)
         global_mean = self.movie_mean[self.num_movies]
-        return {"rating": _stars(self._rate(user_index, movie_index)),
-                "top_k_hit": _hit(top.indices, movie_index),
-                "baseline_rating": _stars(tf.fill(tf.shape(user_index), global_mean)),
-                "baseline_top_k_hit": _hit(most_popular.indices, movie_index)}
+        return {contract.RATING: _stars(self._rate(user_index, movie_index)),
+                contract.TOP_K_HIT: _hit(top.indices, movie_index),
+                contract.BASELINE_RATING: _stars(tf.fill(tf.shape(user_index), global_mean)),
+                contract.BASELINE_TOP_K_HIT: _hit(most_popular.indices, movie_index)}
 
 
 def export(module: RecommenderModule, directory: str, example_user_id: str,
            example_movie_id: str) -> None:
     """Writes the SavedModel with its four signatures, a metadata file and warm-up requests."""
-    from serving import warmup  # imports the TF Serving protos only when exporting
+    from trainer import warmup  # imports the TF Serving protos only when exporting
 
     signatures = {
-        RETRIEVE: module.retrieve, RATE: module.rate, RECOMMEND: module.recommend,
-        LOOKUP_MOVIE: module.lookup_movie, SERVING_DEFAULT: module.serving_default,
+        contract.RETRIEVE: module.retrieve, contract.RATE: module.rate,
+        contract.RECOMMEND: module.recommend, contract.LOOKUP_MOVIE: module.lookup_movie,
+        contract.SERVING_DEFAULT: module.serving_default,
     }
     save(module, directory, signatures)
-    extra = os.path.join(directory, warmup.ASSETS_EXTRA)
+    extra = os.path.join(directory, contract.ASSETS_EXTRA)
     tf.io.gfile.makedirs(extra)  # gfile: on Kubeflow the model directory is on gs://
-    with tf.io.gfile.GFile(os.path.join(extra, METADATA_FILE), "w") as out:
+    with tf.io.gfile.GFile(os.path.join(extra, contract.METADATA_FILE), "w") as out:
         json.dump({"top_k": module.top_k, "exclude_seen": module.exclude_seen,
                    "num_users": module.num_users, "num_movies": module.num_movies,
                    "unknown_user": "most popular training movies",

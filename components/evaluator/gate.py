@@ -4,19 +4,22 @@ Both are read from the raw eval examples through each model's own `serving_defau
 (candidate and baseline apply their own Transform graphs, so different vocabularies compare
 fairly): RMSE on the `rating` output against the example's stars, and the mean of the
 `top_k_hit` output, which is the top-k accuracy. Each is also divided by the same metric of
-the naive baseline outputs (components/gate_metrics.py), and the ratios are bounded, so the
+the naive baseline outputs (components/evaluator/metrics.py), and the ratios are bounded, so the
 default gate holds on any data set.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Dict, List
 
 import tensorflow_model_analysis as tfma
 
-from components import features, gate_metrics
-from components.gate_config import GateConfig
+from common import features
+from components.evaluator import metrics as gate_metrics
+from components.evaluator.config import GateConfig
+from serving import contract
 
 RATING_OUTPUT = gate_metrics.RATING_OUTPUT
 TOP_K_OUTPUT = gate_metrics.TOP_K_OUTPUT
@@ -42,23 +45,27 @@ def _bounds(upper: float = math.inf, lower: float = 0.0) -> Dict[str, Any]:
 
 
 def _metric(class_name: str, module: str = "", value: Dict[str, Any] = None,
-            change: tfma.GenericChangeThreshold = None) -> tfma.MetricConfig:
+            change: tfma.GenericChangeThreshold = None, config: str = "") -> tfma.MetricConfig:
     threshold = tfma.MetricThreshold()
     if value:
         threshold.value_threshold.CopyFrom(tfma.GenericValueThreshold(**value))
     if change is not None:
         threshold.change_threshold.CopyFrom(change)
-    return tfma.MetricConfig(class_name=class_name, module=module,
+    return tfma.MetricConfig(class_name=class_name, module=module, config=config,
                              per_slice_thresholds=_overall(threshold) if (value or change)
                              else [])
 
 
-def eval_config(gate: GateConfig) -> tfma.EvalConfig:
+def eval_config(gate: GateConfig, code_version: str = "") -> tfma.EvalConfig:
+    """The gate's TFMA config. `code_version`, the digest of the metrics' code
+    (components/code_version.py), is passed to the first metric's constructor, which ignores
+    it: it is there so that an edit to the metrics changes the Evaluator's cache key."""
     rmse = _metric("RootMeanSquaredError", gate_metrics.__name__,
                    value=_bounds(upper=gate.max_rmse),
                    change=tfma.GenericChangeThreshold(
                        direction=tfma.MetricDirection.LOWER_IS_BETTER,
-                       absolute={"value": gate.max_rmse_increase}))
+                       absolute={"value": gate.max_rmse_increase}),
+                   config=json.dumps({"code_version": code_version}) if code_version else "")
     top_k = _metric("TopKAccuracy", gate_metrics.__name__,
                     value=_bounds(lower=gate.min_top_k_accuracy),
                     change=tfma.GenericChangeThreshold(
@@ -72,7 +79,7 @@ def eval_config(gate: GateConfig) -> tfma.EvalConfig:
     # asks for one per output.
     outputs = (RATING_OUTPUT, TOP_K_OUTPUT, *gate_metrics.BASELINE_OUTPUTS.values())
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default",
+        model_specs=[tfma.ModelSpec(signature_name=contract.SERVING_DEFAULT,
                                     label_keys={output: features.RATING for output in outputs})],
         slicing_specs=[tfma.SlicingSpec(),
                        tfma.SlicingSpec(feature_keys=[features.USER_ACTIVITY])],

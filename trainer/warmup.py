@@ -8,11 +8,8 @@ import os
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-from components import features
-from serving import export
-
-ASSETS_EXTRA = "assets.extra"  # TF Serving reads a version's extra files here
-WARMUP_FILE = "tf_serving_warmup_requests"
+from common import features
+from serving import contract
 
 
 def _example(user_id: str, movie_id: str) -> bytes:
@@ -25,17 +22,17 @@ def _example(user_id: str, movie_id: str) -> bytes:
 def requests(user_id: str, movie_id: str):
     """(signature, inputs) for every signature, with one known user and movie."""
     return [
-        (export.RETRIEVE, {features.USER_ID: [user_id]}),
-        (export.RATE, {features.USER_ID: [user_id], features.MOVIE_ID: [movie_id]}),
-        (export.RECOMMEND, {features.USER_ID: [user_id]}),
-        (export.LOOKUP_MOVIE, {"movie": [movie_id]}),
-        (export.SERVING_DEFAULT, {"examples": [_example(user_id, movie_id)]}),
+        (contract.RETRIEVE, {contract.USER_ID: [user_id]}),
+        (contract.RATE, {contract.USER_ID: [user_id], contract.MOVIE_ID: [movie_id]}),
+        (contract.RECOMMEND, {contract.USER_ID: [user_id]}),
+        (contract.LOOKUP_MOVIE, {contract.MOVIE_QUERY: [movie_id]}),
+        (contract.SERVING_DEFAULT, {contract.EXAMPLES: [_example(user_id, movie_id)]}),
     ]
 
 
 def write(assets_extra: str, signature_inputs) -> str:
     """Writes one PredictLog per (signature, inputs) pair, in TF Serving's warm-up format."""
-    path = os.path.join(assets_extra, WARMUP_FILE)
+    path = os.path.join(assets_extra, contract.WARMUP_FILE)
     with tf.io.TFRecordWriter(path) as writer:
         for signature, inputs in signature_inputs:
             request = predict_pb2.PredictRequest(

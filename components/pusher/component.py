@@ -27,8 +27,8 @@ import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 
-from components import storage
-from serving import servable
+from common import storage
+from serving import contract, servable
 
 SERVING_SUBDIR = "Format-Serving"  # where the Trainer writes the serving SavedModel
 PUSH_OUTCOME = "push_outcome"  # PushedModel property: why it was or was not pushed
@@ -49,7 +49,7 @@ class UnknownServedVersion(Exception):
 
 # In each pushed version: which pipeline root pushed it, and from which model. TF Serving
 # reads only the warm-up file of assets.extra/.
-PUSHED_FROM = os.path.join("assets.extra", "pushed_from.json")
+PUSHED_FROM = os.path.join(contract.ASSETS_EXTRA, "pushed_from.json")
 
 
 def _mark(version: str, pipeline_root: str, model_uri: str) -> None:
@@ -237,7 +237,12 @@ def VersionedPusher(
     model_name: tfx.dsl.components.Parameter[str],
     pipeline_root: tfx.dsl.components.Parameter[str],
     replace_unknown_version: tfx.dsl.components.Parameter[int] = 0,
+    code_version: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
+    """Pushes a blessed model that TF Serving can load as the next version.
+    `code_version`: the digest of this code (components/code_version.py), a parameter only so
+    that an edit to it changes the cache key."""
+    del code_version
     outcome = push_if_blessed_and_servable(
         model.uri, bool(model_blessing.get_int_custom_property("blessed")), serving_dir,
         model_name, pipeline_root, bool(replace_unknown_version))

@@ -13,7 +13,7 @@ from typing import Dict
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components import features
+from common import features
 
 # One bucket past the vocabulary for every id not seen in training: index == vocabulary size.
 NUM_OOV_BUCKETS = 1

@@ -1,0 +1,1 @@
+"""What every layer shares, below all of them: feature names, config errors, storage."""
