@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIPELINE_ROOT ?= pipeline_output
 
-.PHONY: install run test test-fast lock clean bench bench-models bench-models-ml1m bench-pipeline \
+.PHONY: install run lint test test-fast lock clean bench bench-models bench-models-ml1m bench-pipeline \
 	bench-pipeline-ml1m bench-serving bench-scale
 
 install: $(VENV)/.installed
@@ -23,10 +23,17 @@ $(VENV)/.installed: requirements.lock setup.py
 run: install
 	$(BIN)/movielens-tfx run --pipeline-root $(PIPELINE_ROOT)
 
-test: install
+# Style and import order (ruff.toml) on the package and the tests, types (mypy.ini) on the
+# package: seconds.
+PACKAGES := common components pipeline serving trainer bench
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy $(PACKAGES)
+
+test: lint
 	$(BIN)/pytest
 
-test-fast: install
+test-fast: lint
 	$(BIN)/pytest -m 'not slow'
 
 # Re-resolve after changing setup.py's requirements, then commit requirements.lock.

@@ -30,8 +30,8 @@ setup(
     ],
     extras_require={
         # tests/test_deploy.py loads the Kubernetes manifests into the client's models
-        # pytest-timeout: no test waits for ever (pytest.ini's limit)
-        "dev": ["pytest", "pytest-timeout", "kubernetes", "pyyaml", "hypothesis"],
+        # pytest-timeout: no test waits for ever (pytest.ini's limit); ruff and mypy: `make lint`
+        "dev": ["pytest", "pytest-timeout", "kubernetes", "pyyaml", "hypothesis", "ruff", "mypy"],
         # the experiments' peers (bench/peers.py). cornac 2.2 is the last release for
         # numpy < 2, which TensorFlow 2.16 needs (cornac 2.3+ requires numpy > 2).
         # threadpoolctl: implicit's ALS asks for one BLAS thread beside its own.

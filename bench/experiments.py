@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -48,7 +48,7 @@ SPECIALISED_GAP = 0.01
 # overrides. Each is held to VARIANT_GAP of the multi-task model's ranking (BEAT_PEERS_ON).
 # "in-batch": the in-batch softmax that catalogues above catalogue_softmax_limit take
 # (ml-10m and larger), forced on a catalogue the exact softmax covers (issue 22).
-VARIANTS = {"in-batch": {"catalogue_softmax_limit": 0}}
+VARIANTS: Dict[str, Dict[str, Any]] = {"in-batch": {"catalogue_softmax_limit": 0}}
 VARIANT_GAP = 0.05
 
 
@@ -76,6 +76,8 @@ def index_split(data, is_eval: np.ndarray) -> Tuple[Ratings, Ratings, int, int]:
 
 def evaluate(model: MultiTaskRecommender, train_set: Ratings, eval_set: Ratings,
              num_users: int, num_movies: int) -> Dict[str, float]:
+    """The model's retrieval metrics on `eval_set` (metrics.retrieval_report) and the RMSE of
+    its ratings clipped to [0, 1], on the unit scale and in stars."""
     users = model.all_user_vectors()
 
     def scorer(block: np.ndarray) -> np.ndarray:
@@ -93,6 +95,8 @@ def evaluate(model: MultiTaskRecommender, train_set: Ratings, eval_set: Ratings,
 
 def most_popular(train_set: Ratings, eval_set: Ratings, num_users: int,
                  num_movies: int) -> Dict[str, float]:
+    """The most-popular baseline's scores: movies ranked by training rating count, and the mean
+    training rating as every rating's prediction."""
     scorer = metrics.most_popular_scorer(train_set, num_movies)
     report = metrics.retrieval_report(scorer, train_set, eval_set, num_users, num_movies)
     report["rmse_unit"] = metrics.rmse(np.full(len(eval_set), train_set.rating.mean()),
@@ -218,6 +222,8 @@ def write_report(report: Dict, report_dir: str) -> None:
 
 
 def markdown(report: Dict) -> str:
+    """The text of results.md: each model's means (± std), every seed's quality metrics, the
+    peers' hyper-parameters, the targets and the model configuration."""
     shown = ("rmse_stars", "rmse_unit", "top10_5star", "top10_5star_seen_excluded", "top100",
              "recall@10", "ndcg@10", "train_seconds", "examples_per_second")
     lines = [

@@ -17,6 +17,8 @@ import tensorflow as tf
 
 from common import features
 from components.evaluator.config import GateConfig
+from components.evaluator.metrics import RMSE_OVER_BASELINE, TOP_K_OVER_BASELINE
+from serving import contract
 
 BATCH = 8192
 
@@ -29,19 +31,20 @@ def _records(examples_uri: str, split: str) -> np.ndarray:
 
 def ratios(serving_default, records: np.ndarray) -> Dict[str, float]:
     """RMSE over the global mean's and top-k accuracy over the most-popular ranking's."""
-    squared = {"rating": 0.0, "baseline_rating": 0.0}
-    hits = {"top_k_hit": 0.0, "baseline_top_k_hit": 0.0}
+    squared = {contract.RATING: 0.0, contract.BASELINE_RATING: 0.0}
+    hits = {contract.TOP_K_HIT: 0.0, contract.BASELINE_TOP_K_HIT: 0.0}
     spec = {features.RATING: tf.io.FixedLenFeature([1], tf.float32)}
     for start in range(0, len(records), BATCH):
         batch = tf.constant(records[start:start + BATCH])
-        outputs = serving_default(examples=batch)
+        outputs = serving_default(**{contract.EXAMPLES: batch})
         stars = tf.io.parse_example(batch, spec)[features.RATING].numpy().reshape(-1)
         for name in squared:
             squared[name] += float(np.sum((outputs[name].numpy().reshape(-1) - stars) ** 2))
         for name in hits:
             hits[name] += float(np.sum(outputs[name].numpy()))
-    return {"rmse_over_baseline": float(np.sqrt(squared["rating"] / squared["baseline_rating"])),
-            "top_k_over_baseline": hits["top_k_hit"] / max(hits["baseline_top_k_hit"], 1.0)}
+    rmse_ratio = np.sqrt(squared[contract.RATING] / squared[contract.BASELINE_RATING])
+    top_k_ratio = hits[contract.TOP_K_HIT] / max(hits[contract.BASELINE_TOP_K_HIT], 1.0)
+    return {RMSE_OVER_BASELINE: float(rmse_ratio), TOP_K_OVER_BASELINE: top_k_ratio}
 
 
 def spread(model_dir: str, examples_uri: str, sample_size: int, samples: int = 5,
@@ -53,17 +56,17 @@ def spread(model_dir: str, examples_uri: str, sample_size: int, samples: int = 5
     if len(records) <= sample_size:  # the gate read all of eval: nothing was sampled
         return {"sample_size": len(records), "eval_size": len(records), "samples": 0}
     size = sample_size
-    serving_default = tf.saved_model.load(model_dir).signatures["serving_default"]
+    serving_default = tf.saved_model.load(model_dir).signatures[contract.SERVING_DEFAULT]
     found: List[Dict[str, float]] = []
     for index in range(samples):
         rows = np.random.default_rng([seed, index]).choice(len(records), size, replace=False)
         found.append(ratios(serving_default, records[np.sort(rows)]))
     summary: Dict = {"sample_size": size, "eval_size": len(records), "samples": samples}
-    for name in ("rmse_over_baseline", "top_k_over_baseline"):
+    for name in (RMSE_OVER_BASELINE, TOP_K_OVER_BASELINE):
         values = np.array([result[name] for result in found])
         summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)),
                          "min": float(values.min()), "max": float(values.max())}
     summary["blessed"] = sum(
-        result["rmse_over_baseline"] <= gate.max_rmse_over_baseline
-        and result["top_k_over_baseline"] >= gate.min_top_k_over_baseline for result in found)
+        result[RMSE_OVER_BASELINE] <= gate.max_rmse_over_baseline
+        and result[TOP_K_OVER_BASELINE] >= gate.min_top_k_over_baseline for result in found)
     return summary

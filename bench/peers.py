@@ -39,6 +39,9 @@ class PeersUnavailable(ConfigError):
 
 @dataclasses.dataclass(frozen=True)
 class Peer:
+    """A library model of the comparison: its name, kind, hyper-parameter grid, fixed
+    parameters and the function that fits it."""
+
     name: str
     kind: str  # RANKING (scored by the retrieval metrics) or RATING (by RMSE)
     grid: Dict[str, Sequence[Any]]  # hyper-parameters tried on the holdout
@@ -46,6 +49,7 @@ class Peer:
     fit: Callable[..., Any]  # (train, num_users, num_movies, seed, **params) -> scorer/predictor
 
     def candidates(self) -> List[Dict[str, Any]]:
+        """Every combination of the grid's values, as one dict of hyper-parameters each."""
         names = sorted(self.grid)
         return [dict(zip(names, values))
                 for values in itertools.product(*(self.grid[n] for n in names))]
@@ -235,6 +239,8 @@ PEERS = (
 
 
 def rating_report(predict: Predictor, evaluation: Ratings) -> Dict[str, float]:
+    """A rating peer's RMSE on `evaluation`, its predictions clipped to [0, 1]: on the unit
+    scale and in stars."""
     unit = metrics.rmse(np.clip(predict(evaluation), 0.0, 1.0), evaluation.rating)
     return {"rmse_unit": unit, "rmse_stars": 4.0 * unit}
 
@@ -254,7 +260,8 @@ def tune_and_score(peer: Peer, train: Ratings, evaluation: Ratings, num_users: i
     seeded holdout and scored on that holdout; the best is refitted on all of train and
     only then scored on eval."""
     rest, held = train.split_off(HOLDOUT_FRACTION, seed=seed)
-    best, best_score = None, -np.inf
+    best: Dict[str, Any] = {}
+    best_score = -np.inf
     for params in peer.candidates():
         fitted = peer.fit(rest, num_users, num_movies, seed, **peer.fixed, **params)
         score = _validation_score(peer, fitted, rest, held, num_users, num_movies)
@@ -277,7 +284,7 @@ def named(names: Sequence[str]) -> Tuple[Peer, ...]:
     by_name = {peer.name: peer for peer in PEERS}
     if list(names) == ["none"]:
         return ()
-    chosen = PEERS if list(names) == ["all"] else ()
+    chosen: Tuple[Peer, ...] = PEERS if list(names) == ["all"] else ()
     if not chosen:
         unknown = [name for name in names if name not in by_name]
         if unknown:

@@ -20,6 +20,7 @@ import tensorflow as tf
 from components.evaluator.gate import gate_summary
 from pipeline import files, local_runner
 from pipeline.config import PipelineConfig, ServingConfig
+from pipeline.pipeline import EVALUATOR, TRAINER
 from trainer import task
 
 
@@ -77,8 +78,8 @@ def run(config: PipelineConfig, report_dir: str, log: Callable[[str], None] = pr
         cached = _timed_run(config)
         log(f"cached re-run: {cached['seconds']:.1f} s")
         by_name = {r.component: r for r in cold.pop("runs")}
-        gate = gate_summary(by_name["Evaluator"].outputs["evaluation"])
-        trainer = _trainer(by_name["Trainer"])
+        gate = gate_summary(by_name[EVALUATOR].outputs["evaluation"])
+        trainer = _trainer(by_name[TRAINER])
         cached.pop("runs")
     log("measuring this machine's matrix-product rate ...")
     trainer["machine_flops_per_second"] = matmul_rate()
@@ -93,6 +94,8 @@ def run(config: PipelineConfig, report_dir: str, log: Callable[[str], None] = pr
 
 
 def markdown(report: Dict) -> str:
+    """The text of pipeline.md: each component's wall time in the cold and the cached run,
+    where the Trainer's time went and what its steps achieved, and the gate's metrics."""
     cached_by_name = {c["component"]: c for c in report["cached"]["components"]}
     lines: List[str] = [
         f"# Pipeline wall time: {report['data']}",

@@ -26,9 +26,16 @@ from bench.releases import SIZES
 from common import storage
 from components.evaluator.gate import gate_summary
 from components.movielens.config import DataConfig
-from components.pusher.component import PUSH_OUTCOME
+from components.pusher.component import (
+    PUSH_OUTCOME,
+    PUSHED,
+    PUSHED_DESTINATION,
+    PUSHED_MODEL,
+    SERVING_SUBDIR,
+)
 from pipeline import cli, files, local_runner
 from pipeline.config import PipelineConfig
+from pipeline.pipeline import EVALUATOR, EXAMPLE_GEN, PUSHER, TRAINER
 from serving.session_model import SessionModel
 from trainer import task
 
@@ -94,14 +101,14 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str, gate_examples: i
     by_name = {run.component: run for run in runs}
     log(f"{name}: the gate's ratios on further samples of eval ...")
     spread = gate_spread.spread(
-        os.path.join(by_name["Trainer"].outputs["model"], "Format-Serving"),
-        by_name["MovieLensExampleGen"].outputs["examples"], gate_examples)
+        os.path.join(by_name[TRAINER].outputs["model"], SERVING_SUBDIR),
+        by_name[EXAMPLE_GEN].outputs["examples"], gate_examples)
     result = {"size": name, "users": users, "movies": movies, "ratings": ratings,
               "seconds": seconds, "peak_rss_gb": max((s for _, s in samples), default=0) / 1e9,
               "components": components,
-              "gate": gate_summary(by_name["Evaluator"].outputs["evaluation"]),
-              "gate_spread": spread, "training": _training(by_name["Trainer"]),
-              "served": _served(by_name["VersionedPusher"], users)}
+              "gate": gate_summary(by_name[EVALUATOR].outputs["evaluation"]),
+              "gate_spread": spread, "training": _training(by_name[TRAINER]),
+              "served": _served(by_name[PUSHER], users)}
     log(f"{name}: {seconds:.0f} s, peak RSS {result['peak_rss_gb']:.1f} GB")
     return result
 
@@ -123,11 +130,11 @@ def _served(pusher: local_runner.ComponentRun, users: int) -> Dict:
     """The pushed version (as the Pusher recorded it): why it was (not) pushed, its size on
     disk, and `retrieve`'s latency for one user through TF Serving's session path (after
     warm-up)."""
-    pushed = pusher.properties["pushed_model"]
+    pushed = pusher.properties[PUSHED_MODEL]
     served: Dict = {"outcome": pushed.get(PUSH_OUTCOME, "")}
-    if not pushed.get("pushed"):
+    if not pushed.get(PUSHED):
         return served
-    version = pushed["pushed_destination"]
+    version = pushed[PUSHED_DESTINATION]
     served["graph_mb"] = os.path.getsize(os.path.join(version, storage.GRAPH_FILE)) / 1e6
     served["total_mb"] = sum(os.path.getsize(os.path.join(folder, name))
                              for folder, _, names in os.walk(version) for name in names) / 1e6
@@ -186,6 +193,8 @@ def _growth(results: List[Dict], component: str = "") -> List[str]:
 
 
 def markdown(report: Dict) -> str:
+    """The text of scale.md: each component's seconds, peak RSS, rate and growth by size; the
+    whole run with the gate; and the training, pushed-model and gate-sample tables."""
     results = report["results"]
     lines = ["# Scale: the whole pipeline on synthetic data of MovieLens sizes",
              "", f"{report['machine']}, {report['date']}. Growth = (time ratio) / (ratings "

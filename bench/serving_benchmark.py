@@ -13,7 +13,7 @@ import json
 import os
 import statistics
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence
 
 import numpy as np
 
@@ -27,6 +27,7 @@ TARGET_PAIRS_PER_SECOND = 200_000
 
 
 def latencies_ms(call: Callable[[int], object], count: int) -> List[float]:
+    """The wall time in milliseconds of each of `count` calls, `call(0)` to `call(count - 1)`."""
     times = []
     for i in range(count):
         started = time.perf_counter()
@@ -35,7 +36,7 @@ def latencies_ms(call: Callable[[int], object], count: int) -> List[float]:
     return times
 
 
-def latency_summary(rounds: List[List[float]]) -> Dict[str, float]:
+def latency_summary(rounds: List[List[float]]) -> Dict[str, Any]:
     """p50 and p99 of each round; the median round's values and the range over rounds."""
     p50s = [float(np.percentile(r, 50)) for r in rounds]
     p99s = [float(np.percentile(r, 99)) for r in rounds]
@@ -80,7 +81,7 @@ def run(version_dir: str, user_ids: Sequence[str], movie_ids: Sequence[str], rep
             log(f"rate, batches of {batch}: {statistics.median(rates):,.0f} pairs/s")
     base_path = os.path.dirname(os.path.abspath(version_dir))
     with StandInServer(base_path, num_versions=1) as server:
-        transports = {"REST": client.RestTransport(server.rest_url),
+        transports: Dict[str, Any] = {"REST": client.RestTransport(server.rest_url),
                       "gRPC": client.GrpcTransport(server.grpc_target)}
         for name, transport in transports.items():
             def call(i, transport=transport):
@@ -100,6 +101,8 @@ def _range(values: Sequence[float], fmt: str) -> str:
 
 
 def markdown(report: Dict) -> str:
+    """The text of serving.md: the session path's latencies beside the lookup floor, `rate`'s
+    throughput, the client's round trips, and whether the targets are met."""
     session, floor = report["session"], report["session"]["lookup_movie (floor)"]["p50_ms"]
     lines = [
         f"# Serving latency and throughput: {report['data']}",

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from concurrent import futures
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import grpc
 import numpy as np
@@ -35,9 +35,10 @@ from tensorflow_serving.apis import (
 )
 
 from common import storage
+from serving import contract
 from serving.session_model import BadInput, SessionModel
 
-DEFAULT_SIGNATURE = "serving_default"
+DEFAULT_SIGNATURE = contract.SERVING_DEFAULT
 _POST = re.compile(r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
                    r":(classify|regress|predict)")
 _GET = re.compile(r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
@@ -88,6 +89,8 @@ class ModelVersions:
 
     def resolve(self, name: str, version: Optional[int], label: Optional[str]
                 ) -> Tuple[int, SessionModel]:
+        """The version a request's name and version or label select, and its model; else a
+        ServingStatus with TF Serving's code and message."""
         if not name:
             raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT,
                                 "ModelSpec has no name specified.")
@@ -107,6 +110,8 @@ class ModelVersions:
         return version, self.versions[version]
 
     def status(self, name: str, version: Optional[int]) -> List[Tuple[int, str]]:
+        """(version, state) of the requested version, or of every loaded one newest first, as
+        GetModelStatus reports them; a ServingStatus for an unknown model or version."""
         if name != self.name:
             raise ServingStatus(grpc.StatusCode.NOT_FOUND,
                                 f"Could not find any versions of model {name}")
@@ -117,11 +122,12 @@ class ModelVersions:
         return [(v, "AVAILABLE") for v in chosen]
 
     def close(self) -> None:
+        """Closes every loaded version's session."""
         for model in self.versions.values():
             model.close()
 
 
-def _run(model: SessionModel, signature_name: str, inputs: Dict[str, np.ndarray]):
+def _run(model: SessionModel, signature_name: str, inputs: Dict[str, Any]):
     try:
         return model.run(signature_name, inputs)
     except tf.errors.OpError as error:
@@ -139,7 +145,8 @@ def _json_kind(value) -> str:
         return "Null"
     if isinstance(value, bool):
         return "True" if value else "False"
-    return {str: "String", dict: "Object", list: "Array"}.get(type(value), "Number")
+    names: Dict[type, str] = {str: "String", dict: "Object", list: "Array"}
+    return names.get(type(value), "Number")
 
 
 def _from_json(value, dtype: tf.DType):
@@ -460,8 +467,8 @@ class _ModelService(model_service_pb2_grpc.ModelServiceServicer):
 class StandInServer:
     """REST and gRPC on 127.0.0.1 (ephemeral ports unless given); a context manager."""
 
-    def __init__(self, base_path: str, model_name: str = "movielens", num_versions: int = 2,
-                 labels: Optional[Dict[str, int]] = None, rest_port: int = 0,
+    def __init__(self, base_path: str, model_name: str = contract.DEFAULT_MODEL_NAME,
+                 num_versions: int = 2, labels: Optional[Dict[str, int]] = None, rest_port: int = 0,
                  grpc_port: int = 0) -> None:
         self.models = ModelVersions(model_name, base_path, num_versions, labels)
         handler = type("RestHandler", (_RestHandler,), {"models": self.models})
@@ -482,11 +489,14 @@ class StandInServer:
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
     def start(self) -> "StandInServer":
+        """Starts the gRPC and REST servers; returns this server."""
         self._grpc.start()
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stops both servers, letting requests in flight finish, then closes the loaded
+        sessions."""
         if self._thread.is_alive():
             self._http.shutdown()
         self._http.server_close()

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 
 def is_url(path: str) -> bool:
+    """Whether `path` has a scheme (gs://, s3://, hdfs://) and so goes through tf.io.gfile."""
     return "://" in path
 
 
@@ -33,10 +34,12 @@ def is_zip(stream: IO[bytes]) -> bool:
 
 
 def exists(path: str) -> bool:
+    """Whether a file or directory is at `path`, local or in an object store."""
     return tf.io.gfile.exists(path)
 
 
 def isdir(path: str) -> bool:
+    """Whether `path` is a directory, local or in an object store."""
     return tf.io.gfile.isdir(path)
 
 

@@ -58,9 +58,16 @@ def _resolved(name: str, packages: Iterable[str]) -> Optional[str]:
     return name or None
 
 
+def _existing_source(module: str) -> str:
+    path = source_path(module)
+    if path is None:
+        raise ModuleNotFoundError(f"no source file for module {module}")
+    return path
+
+
 def imports_of(module: str, packages: Iterable[str] = PROJECT_PACKAGES) -> Set[str]:
     """The modules of `packages` that `module` imports anywhere in its source."""
-    path = source_path(module)
+    path = _existing_source(module)
     with open(path, encoding="utf-8") as source:
         tree = ast.parse(source.read(), path)
     names: Set[str] = set()
@@ -94,7 +101,7 @@ def digest(modules: Iterable[str], packages: Iterable[str] = PROJECT_PACKAGES) -
     sha = hashlib.sha256()
     for module in sorted(closure(modules, packages)):
         sha.update(module.encode() + b"\0")
-        with open(source_path(module), "rb") as source:
+        with open(_existing_source(module), "rb") as source:
             sha.update(source.read())
     return sha.hexdigest()[:16]
 

@@ -222,10 +222,11 @@ def _print_gate(config, components) -> int:
     """Prints the gate's numbers, why a candidate was refused, and where the model went;
     returns the run's exit code (EXIT_NOT_BLESSED, EXIT_NOT_PUSHED or 0)."""
     from components.evaluator.gate import describe_failure, gate_summary
-    from components.pusher.component import PUSH_OUTCOME
+    from components.pusher.component import PUSH_OUTCOME, PUSHED, PUSHED_DESTINATION, PUSHED_MODEL
     from pipeline import local_runner
+    from pipeline.pipeline import EVALUATOR, PUSHER, TRAINER
 
-    evaluator = next((c for c in components if c.component == "Evaluator"), None)
+    evaluator = next((c for c in components if c.component == EVALUATOR), None)
     if evaluator is None:
         return 0
     gate, bounds = gate_summary(evaluator.outputs["evaluation"]), config.gate
@@ -234,7 +235,7 @@ def _print_gate(config, components) -> int:
                         if bounds.min_top_k_accuracy else ""])
     compared = ("no worse than the latest blessed model" if gate["compared_with_blessed_model"]
                 else "no blessed model yet to compare with")
-    trainer = next((c for c in components if c.component == "Trainer"), None)
+    trainer = next((c for c in components if c.component == TRAINER), None)
     left_out = trainer and local_runner.unfair_latest_blessed(config, trainer.outputs["model"])
     if left_out:
         compared = ("no worse than the latest blessed model of the same data and split"
@@ -255,13 +256,13 @@ def _print_gate(config, components) -> int:
           f"{bounds.min_top_k_over_baseline} x){absolute}; {compared}: {verdict}.")
     if not gate["passed"]:
         return EXIT_NOT_BLESSED
-    pusher = next((c for c in components if c.component == "VersionedPusher"), None)
-    outcome = pusher.properties.get("pushed_model", {}) if pusher else {}
-    if not outcome.get("pushed", 1):
+    pusher = next((c for c in components if c.component == PUSHER), None)
+    outcome = pusher.properties.get(PUSHED_MODEL, {}) if pusher else {}
+    if not outcome.get(PUSHED, 1):
         print(f"Push: {outcome.get(PUSH_OUTCOME, 'nothing pushed')}")
         return EXIT_NOT_PUSHED
-    if outcome.get("pushed_destination"):
-        print(f"Serving: {outcome['pushed_destination']}")
+    if outcome.get(PUSHED_DESTINATION):
+        print(f"Serving: {outcome[PUSHED_DESTINATION]}")
     return 0
 
 
@@ -345,6 +346,8 @@ def _user_errors() -> tuple:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the subcommand that `argv` names; returns its exit code (2, with one line on
+    stderr, for a configuration or input error)."""
     from pipeline import run_lock
 
     args = _parser().parse_args(argv)

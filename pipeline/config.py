@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from common.config_error import ConfigError
 from components.evaluator.config import GateConfig
 from components.movielens.config import SYNTHETIC, DataConfig
+from serving import contract
 from trainer.config import ModelConfig
 
 
@@ -19,7 +20,7 @@ class ServingConfig:
     """Where blessed models go: <serving_dir>/<model_name>/<version>/ (TF Serving's layout)."""
 
     serving_dir: str = "serving_model"
-    model_name: str = "movielens"
+    model_name: str = contract.DEFAULT_MODEL_NAME
     # Push over a newest served version that is no model of this pipeline root (the
     # candidate was never compared with it); by default such a push is refused.
     replace_unknown_version: bool = False
@@ -81,6 +82,7 @@ class PipelineConfig:
 
     @property
     def metadata_path(self) -> str:
+        """The SQLite ML Metadata database in the pipeline root."""
         return os.path.join(self.pipeline_root, "metadata.sqlite")
 
     @property

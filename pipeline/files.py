@@ -23,6 +23,7 @@ def publish(path: str, write: Callable[[str], None]) -> None:
 
 
 def publish_text(path: str, text: str) -> None:
+    """Writes `text` to `path` in UTF-8, whole (`publish`)."""
     def write(target: str) -> None:
         with open(target, "w", encoding="utf-8") as out:
             out.write(text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -22,12 +22,13 @@ class ComponentRun:
     component: str
     cached: bool
     outputs: Dict[str, str]  # output name -> artifact URI
-    properties: Dict[str, Dict[str, object]]  # output name -> its custom properties
+    properties: Dict[str, Dict[str, Any]]  # output name -> its custom properties
     seconds: float  # wall time, from ML Metadata's record of the execution
     started: float  # seconds since 1970, when the execution was recorded as started
 
 
 def metadata_config(config: PipelineConfig) -> metadata_store_pb2.ConnectionConfig:
+    """The connection config of the pipeline root's SQLite ML Metadata."""
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
 
 
@@ -52,6 +53,8 @@ def _run(config: PipelineConfig) -> None:
 
 
 def latest_run(config: PipelineConfig) -> List[ComponentRun]:
+    """What each component of the latest pipeline run did, in the order they started, read
+    back from ML Metadata."""
     store = metadata_store.MetadataStore(metadata_config(config))
     summary = []
     for node, execution in _latest_executions(store):

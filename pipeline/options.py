@@ -20,7 +20,9 @@ def default(config_class: type, field_name: str) -> Any:
     field = {f.name: f for f in dataclasses.fields(config_class)}[field_name]
     if field.default is not dataclasses.MISSING:
         return field.default
-    return field.default_factory()  # type: ignore[misc]
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    raise TypeError(f"{config_class.__name__}.{field_name} has no default")
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,14 @@ from components.schema_gen.component import MovieLensSchemaGen, schema_text
 from pipeline.config import PipelineConfig
 from trainer.task import MODEL_CONFIG_KEY
 
+# The components' ids: the names ML Metadata, the run's output and Kubeflow show.
+EXAMPLE_GEN = "MovieLensExampleGen"
+SCHEMA_GEN = "MovieLensSchemaGen"
+TRANSFORM = "Transform"
+TRAINER = "Trainer"
+EVALUATOR = "Evaluator"
+PUSHER = "VersionedPusher"
+
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
 
@@ -34,8 +42,10 @@ def create_pipeline(
     Kubeflow v2 compiler accepts only TFX's own strategy, so its runner passes False.
     """
     code = code_version.digests()
-    example_gen = MovieLensExampleGen(data=config.data, code_version=code["example_gen"])
-    schema_gen = MovieLensSchemaGen(schema_text=schema_text(), code_version=code["schema_gen"])
+    example_gen = MovieLensExampleGen(data=config.data, code_version=code["example_gen"]
+                                      ).with_id(EXAMPLE_GEN)
+    schema_gen = MovieLensSchemaGen(schema_text=schema_text(), code_version=code["schema_gen"]
+                                    ).with_id(SCHEMA_GEN)
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -48,7 +58,7 @@ def create_pipeline(
         # nothing.
         disable_analyzer_cache=True,
         custom_config={CODE_VERSION_KEY: code["transform"]},
-    )
+    ).with_id(TRANSFORM)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
@@ -58,7 +68,7 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={MODEL_CONFIG_KEY: config.model.to_json(),
                        CODE_VERSION_KEY: code["trainer"]},
-    )
+    ).with_id(TRAINER)
     # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.
     latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"],
                                              exclude_candidate=baseline_excludes_candidate)
@@ -68,7 +78,7 @@ def create_pipeline(
         model=trainer.outputs["model"],
         baseline_model=latest_blessed.outputs["model"],
         eval_config=eval_config(config.gate, code_version=code["evaluator"]),
-    )
+    ).with_id(EVALUATOR)
     pusher = VersionedPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -77,7 +87,7 @@ def create_pipeline(
         pipeline_root=config.pipeline_root,
         replace_unknown_version=int(config.serving.replace_unknown_version),
         code_version=code["pusher"],
-    )
+    ).with_id(PUSHER)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,

@@ -13,7 +13,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from common import storage
-from components.pusher.component import REFUSED_VERSION
+from components.pusher.component import PUSHED_DESTINATION, REFUSED_VERSION
 
 VANISHED = "vanished"  # PushedModel property: why the record was retired
 
@@ -30,8 +30,8 @@ def forget(store: metadata_store.MetadataStore) -> List[str]:
             _retire(store, artifact, "a refusal over a served version of another root is "
                                      "decided again on each run")
             continue
-        destination = properties["pushed_destination"].string_value \
-            if "pushed_destination" in properties else ""
+        destination = properties[PUSHED_DESTINATION].string_value \
+            if PUSHED_DESTINATION in properties else ""
         if not destination or storage.exists(destination):
             continue
         _retire(store, artifact, f"{destination} no longer exists")

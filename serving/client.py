@@ -22,7 +22,7 @@ import json
 import os
 import re
 import time
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -81,7 +81,7 @@ def _signature_missing(message: str) -> bool:
 class ModelSpec:
     """Which model and version a server should answer with (at most one of version, label)."""
 
-    name: str = "movielens"
+    name: str = contract.DEFAULT_MODEL_NAME
     version: Optional[int] = None
     label: Optional[str] = None
 
@@ -141,6 +141,7 @@ class RestTransport:
         self._outputs: Dict[str, List[str]] = {}  # signature -> output names, from metadata
 
     def close(self) -> None:
+        """Closes the HTTP session."""
         self._session.close()
 
     def _model_path(self) -> str:
@@ -217,7 +218,10 @@ class RestTransport:
         return self._outputs[signature]
 
     def predict(self, signature: str, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
+        """The outputs of `signature` on `inputs`, by POST `:predict` in the columnar format (in
+        the row format with `row_format`)."""
         columns = {name: [_json_value(v) for v in values] for name, values in inputs.items()}
+        body: Dict[str, Any]
         if self.row_format:
             rows = len(next(iter(columns.values()))) if columns else 0
             body = {"signature_name": signature,
@@ -276,6 +280,7 @@ class GrpcTransport:
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
 
     def close(self) -> None:
+        """Closes the gRPC channel."""
         self._channel.close()
 
     def _spec(self, signature: str = ""):
@@ -313,6 +318,7 @@ class GrpcTransport:
         return _with_retries(attempt, self.attempts, describe)
 
     def predict(self, signature: str, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
+        """The outputs of `signature` on `inputs`, by PredictionService.Predict."""
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
 
@@ -325,12 +331,14 @@ class GrpcTransport:
                     proto = tf.make_tensor_proto(np.asarray(values))
             except (TypeError, ValueError) as error:
                 raise BadRequest(f"TF Serving at {self.target} (gRPC): input {name!r} is not "
-                                 f"a tensor: {_one_line(error)}") from None
+                                 f"a tensor: {_one_line(str(error))}") from None
             request.inputs[name].CopyFrom(proto)
         response = self._call(self._predictions.Predict, request)
         return {name: tf.make_ndarray(tensor) for name, tensor in response.outputs.items()}
 
     def status(self) -> List[dict]:
+        """Each version the server knows (ModelService.GetModelStatus): {"version": int,
+        "state": str, "error": str}."""
         from tensorflow_serving.apis import get_model_status_pb2
 
         request = get_model_status_pb2.GetModelStatusRequest(model_spec=self._spec())
@@ -340,6 +348,8 @@ class GrpcTransport:
                  "error": v.status.error_message} for v in response.model_version_status]
 
     def metadata(self) -> Dict[str, dict]:
+        """Each signature's {"inputs": {name: dtype}, "outputs": {name: dtype}}
+        (PredictionService.GetModelMetadata)."""
         from tensorflow.core.framework import types_pb2
         from tensorflow_serving.apis import get_model_metadata_pb2
 
@@ -399,9 +409,12 @@ class LocalTransport:
                                f"{error_line(error)}") from None
 
     def close(self) -> None:
+        """Closes the model's session."""
         self._model.close()
 
     def predict(self, signature: str, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
+        """The outputs of `signature` on `inputs`, run in this process; a bad input is a
+        BadRequest."""
         import tensorflow as tf
 
         from serving.session_model import BadInput, SignatureNotFound, error_line
@@ -421,6 +434,8 @@ class LocalTransport:
 
 @dataclasses.dataclass(frozen=True)
 class Recommendation:
+    """One recommended movie: its id, title, predicted stars and retrieval score."""
+
     movie_id: str
     title: str
     stars: float  # predicted rating, 1-5
@@ -429,6 +444,9 @@ class Recommendation:
 
 @dataclasses.dataclass(frozen=True)
 class UserRecommendations:
+    """A user's recommended movies, best predicted rating first; not `personalized` for an
+    unknown user."""
+
     user_id: str
     personalized: bool  # False: an unknown user, given the most popular movies
     movies: List[Recommendation]
@@ -450,6 +468,7 @@ class Recommender:
         self.transport = transport
 
     def close(self) -> None:
+        """Closes the transport."""
         self.transport.close()
 
     def __enter__(self) -> "Recommender":

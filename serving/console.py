@@ -8,6 +8,8 @@ from serving.client import UserRecommendations
 
 
 def recommendations(result: UserRecommendations, source: str) -> str:
+    """The table `recommend` prints for one user (rank, stars, movie id, title, score), with a
+    note when the movies are not personalised."""
     lines = [f"Top {len(result.movies)} movies for user {result.user_id} ({source}):"]
     if not result.personalized:
         lines.append(f"  User {result.user_id!r} is not in the model's training data: these are "

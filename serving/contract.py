@@ -18,6 +18,8 @@ limit.
 
 from common import features
 
+DEFAULT_MODEL_NAME = "movielens"  # the model's name on the server, and its folder
+
 # Signatures
 RETRIEVE = "retrieve"  # user_id -> the top-k movies by retrieval score
 RATE = "rate"  # (user_id, movie_id) pairs -> predicted stars

@@ -9,6 +9,7 @@ signature must be exercised by a warm-up record, so the check runs each of them 
 from __future__ import annotations
 
 import os
+from typing import Any, List
 
 import tensorflow as tf
 from google.protobuf.message import DecodeError
@@ -30,7 +31,7 @@ def warmup_requests(directory: str):
     path = os.path.join(directory, WARMUP_PATH)
     if not tf.io.gfile.exists(path):
         raise NotServable(f"{path} is missing: the export writes one request per signature")
-    requests = []
+    requests: List[Any] = []
     try:
         for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
             log = prediction_log_pb2.PredictionLog.FromString(record)

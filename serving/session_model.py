@@ -44,6 +44,8 @@ class SessionModel:
                            if not name.startswith("__")}
 
     def signature(self, name: str):
+        """The SignatureDef of that name; SignatureNotFound, listing the model's signatures, if
+        there is none."""
         if name not in self.signatures:
             raise SignatureNotFound(
                 f"no signature {name!r} in {self.directory}; it has "
@@ -63,6 +65,7 @@ class SessionModel:
         return self.session.run(fetches, feed)
 
     def close(self) -> None:
+        """Closes the session."""
         self.session.close()
 
     def __enter__(self) -> "SessionModel":

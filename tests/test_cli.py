@@ -55,6 +55,9 @@ def test_model_overrides_are_typed_and_checked(capsys, tmp_path):
     (["--model", "top_k=5000"], "--model top_k=5000 is more than the 1,682 movies"),
     (["--synthetic-ratings", "1000"], "--model batch_size=1024 is more than the 760 training"),
     (["--synthetic-users", "0"], "--synthetic-users must be at least 1, got 0"),
+    (["--eval-fraction", "1.5"], "--eval-fraction must be between 0 and 1, got 1.5"),
+    (["--eval-fraction", "nan"], "--eval-fraction must be between 0 and 1, got nan"),
+    (["--gate-examples", "0"], "--gate-examples must be at least 1, got 0"),
 ])
 def test_run_refuses_a_configuration_that_cannot_work_before_anything_runs(
         capsys, tmp_path, args, message):

@@ -116,8 +116,8 @@ def test_data_config_round_trips_through_json(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"split": "by-genre"}, "--split must be one of"),
-    ({"eval_fraction": 1.0}, "eval_fraction"),
-    ({"gate_examples": 0}, "gate_examples"),
+    ({"eval_fraction": 1.0}, "--eval-fraction must be between 0 and 1"),
+    ({"gate_examples": 0}, "--gate-examples must be at least 1"),
     ({"source": "/no/such/movielens"}, "no such file or directory"),
 ])
 def test_bad_data_options_are_named(kwargs, message):

@@ -161,10 +161,12 @@ class ModelConfig:
                 f"validation ratings out of {training_ratings:,}: give a larger one")
 
     def to_json(self) -> str:
+        """The config as JSON, keys sorted: the Trainer's custom config."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "ModelConfig":
+        """The config that `to_json` wrote."""
         values: Dict[str, Any] = json.loads(text)
         values["rating_layers"] = tuple(values["rating_layers"])
         return cls(**values)

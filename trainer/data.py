@@ -14,6 +14,8 @@ from common.features import MOVIE_INDEX, MOVIE_TITLE, RATING_NORMALIZED, USER_IN
 
 @dataclasses.dataclass(frozen=True)
 class Ratings:
+    """Ratings as parallel arrays: user and movie vocabulary indices, and the rating on [0, 1]."""
+
     user_index: np.ndarray  # int64
     movie_index: np.ndarray  # int64
     rating: np.ndarray  # float32, normalised to [0, 1]
@@ -22,6 +24,7 @@ class Ratings:
         return len(self.rating)
 
     def take(self, rows: np.ndarray) -> "Ratings":
+        """The ratings at positions `rows`, in that order."""
         return Ratings(self.user_index[rows], self.movie_index[rows], self.rating[rows])
 
     def split_off(self, fraction: float, seed: int) -> tuple:

@@ -24,7 +24,7 @@ import dataclasses
 import json
 import os
 import re
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -101,7 +101,7 @@ class RecommenderModule(tf.Module):
         # Not tracked: saving a tracked Keras 3 model also saves its traced training `call`,
         # whose captured history table would land in the graph as a constant of every
         # rating. The variables the signatures use are tracked by `save`.
-        vars(self)["model"] = model
+        self.__dict__["model"] = model
         self.transform_layer = transform_layer
         self.top_k = top_k
         self.exclude_seen = exclude_seen
@@ -172,6 +172,8 @@ class RecommenderModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID)])
     def retrieve(self, user_id):
+        """Each user's top-k movies by retrieval score, best first, their training movies left out
+        (with `exclude_seen`); the most popular movies for an unknown user."""
         user_id = _at_most(contract.RETRIEVE, "user ids", user_id)
         user_index = self._indices({features.USER_ID: user_id})[features.USER_INDEX]
         top = self._retrieve(user_index)
@@ -183,6 +185,8 @@ class RecommenderModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.USER_ID),
                                   tf.TensorSpec([None], tf.string, name=features.MOVIE_ID)])
     def rate(self, user_id, movie_id):
+        """Predicted stars (1-5) of each (user_id, movie_id) pair; training means stand in for
+        unknown ids."""
         # Without this, pairs of unequal length fail deep inside the graph (ConcatOp); the
         # check runs before anything reads the ids.
         same_length = tf.debugging.assert_equal(
@@ -275,7 +279,7 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
 def save(module: tf.Module, directory: str, signatures: Dict[str, Any]) -> None:
     """`tf.saved_model.save`, with every variable the signatures capture tracked directly on
     the module, so that TF Serving's session loader restores them (module docstring)."""
-    captured = {}
+    captured: Dict[int, tf.Variable] = {}
     for function in signatures.values():
         for variable in function.get_concrete_function().variables:
             captured.setdefault(id(variable), variable)
@@ -283,7 +287,7 @@ def save(module: tf.Module, directory: str, signatures: Dict[str, Any]) -> None:
     tf.saved_model.save(module, directory, signatures=signatures)
 
 
-def make_catalogue(train, movie_ids: np.ndarray, titles: Dict[int, str]) -> Catalogue:
+def make_catalogue(train, movie_ids: Sequence[str], titles: Dict[int, str]) -> Catalogue:
     """Serving's lookup tables from the training ratings (a trainer.data.Ratings)."""
     num_movies = len(movie_ids)
     in_vocabulary = train.movie_index < num_movies

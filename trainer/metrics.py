@@ -30,6 +30,7 @@ BLOCK_SCORES = 1 << 24  # scores held at once: 64 MB of float32
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Root mean squared error of `predicted` against `actual`."""
     return float(np.sqrt(np.mean((np.asarray(predicted) - np.asarray(actual)) ** 2)))
 
 
@@ -76,6 +77,8 @@ def _hits(top: np.ndarray, users: np.ndarray, pairs: Ratings) -> np.ndarray:
 def top_k_accuracy(scorer: Scorer, evaluation: Ratings, k: int,
                    only: Optional[np.ndarray] = None,
                    exclude: Optional[sparse.csr_matrix] = None) -> float:
+    """The share of `evaluation`'s pairs (those `only` selects) whose movie is among the user's
+    k best-scored movies, the `exclude` movies left out of the ranking."""
     pairs = evaluation if only is None else evaluation.take(np.flatnonzero(only))
     users = np.unique(pairs.user_index)
     return float(_hits(top_k_movies(scorer, users, k, exclude), users, pairs).mean())
@@ -83,6 +86,8 @@ def top_k_accuracy(scorer: Scorer, evaluation: Ratings, k: int,
 
 def recall_and_ndcg_at_k(scorer: Scorer, evaluation: Ratings, k: int,
                          exclude: sparse.csr_matrix) -> Dict[str, float]:
+    """Recall@k and NDCG@k (keys `recall@k`, `ndcg@k`) over the eval users, each user's
+    `exclude` movies left out of the ranking."""
     users = np.unique(evaluation.user_index)
     top = top_k_movies(scorer, users, k, exclude)
     return _recall_and_ndcg(top, users, evaluation, k)

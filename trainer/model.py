@@ -92,6 +92,8 @@ class MultiTaskRecommender(keras.Model):
         # chance that a training batch reads each row of each table.
         self.l2_weight = l2_weight
         if l2_weight:
+            if row_chances is None:
+                raise ValueError("l2_weight needs row_chances (trainer.model.row_chances)")
             self.row_chances = {name: tf.constant(np.maximum(chance, 1e-12), tf.float32)
                                 for name, chance in row_chances.items()}
         # log q(movie): how often in-batch sampling offers each movie as a negative.
@@ -171,6 +173,7 @@ class MultiTaskRecommender(keras.Model):
         return vector + sums * scale[:, tf.newaxis]
 
     def movie_vectors(self, movie_index: tf.Tensor) -> tf.Tensor:
+        """Each movie index's embedding."""
         return self.movie_embedding(movie_index)
 
     def retrieval_scores(self, user_vector: tf.Tensor) -> tf.Tensor:
@@ -224,6 +227,8 @@ class MultiTaskRecommender(keras.Model):
             for table, name, rows in reads])
 
     def train_step(self, data):
+        """Keras' training step, then the rating MLP's moving average updated towards its new
+        weights (rating_average_momentum)."""
         logs = super().train_step(data)
         momentum = self.config.rating_average_momentum
         for average, weight in zip(self.rating_average, self.rating_mlp.trainable_weights):
@@ -238,6 +243,8 @@ class MultiTaskRecommender(keras.Model):
             weight.assign(average)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The step's loss: retrieval_weight x the weighted retrieval loss (catalogue or in-batch
+        softmax) + rating_weight x the rating MSE + the L2 penalty that `call` added."""
         del sample_weight, training
         movie_index = tf.cast(tf.reshape(x[MOVIE_INDEX], [-1]), tf.int64)
         user_index = tf.cast(tf.reshape(x[USER_INDEX], [-1]), tf.int64)
@@ -339,6 +346,7 @@ class MultiTaskRecommender(keras.Model):
 
     @property
     def metrics(self):
+        """The two loss trackers, then Keras' own: what `fit` reports and resets each epoch."""
         return [self.retrieval_loss_tracker, self.rating_loss_tracker] + super().metrics
 
 
@@ -418,6 +426,8 @@ class UserMovies:
     @classmethod
     def of(cls, users: np.ndarray, movies: np.ndarray, num_users: int,
            config: ModelConfig) -> "UserMovies":
+        """Each user's movies of the ratings (`users[i]`, `movies[i]`): all of them, and the
+        seeded, capped history."""
         return cls(history_of(users, movies, num_users),
                    history_of(users, movies, num_users, config.max_history, config.seed))
 

@@ -31,6 +31,8 @@ class LazyAdam(keras.optimizers.Adam):
     """Adam; for sparse gradients, moments and weights of the looked-up rows only."""
 
     def update_step(self, gradient, variable, learning_rate):
+        """Keras' Adam update for a dense gradient (or with amsgrad); for a sparse one, the
+        looked-up rows' moments and weights only."""
         if not isinstance(gradient, tf.IndexedSlices) or self.amsgrad:
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
@@ -55,6 +57,8 @@ class LazyAdagrad(keras.optimizers.Adagrad):
     only (for Adagrad this is exact: an untouched row's update is zero)."""
 
     def update_step(self, gradient, variable, learning_rate):
+        """Keras' Adagrad update for a dense gradient; for a sparse one, the looked-up rows'
+        accumulators and weights only."""
         if not isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype

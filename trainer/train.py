@@ -19,6 +19,9 @@ from trainer.data import Ratings
 
 @dataclasses.dataclass
 class TrainResult:
+    """What `fit` returns: the model with its best epoch's weights, what training cost, and
+    why it stopped."""
+
     model: model_lib.MultiTaskRecommender
     epochs_run: int
     seconds: float
@@ -71,7 +74,8 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     seconds = time.monotonic() - started
     model.use_rating_average()
     epochs_run = len(history.history["loss"])
-    per_epoch = (steps if partial else len(fit_rows) // config.batch_size) * config.batch_size
+    batches = steps if steps is not None else len(fit_rows) // config.batch_size
+    per_epoch = batches * config.batch_size
     examples = per_epoch * epochs_run
     objectives = history.history[validation_lib.MONITOR]
     best = int(np.argmin(objectives)) + 1

@@ -82,6 +82,8 @@ class ValidationMetrics(keras.callbacks.Callback):
         return {f"val_ndcg@{K}": ndcg, "val_rmse": rmse}
 
     def on_epoch_end(self, epoch, logs=None) -> None:
+        """Measures the model and adds the validation NDCG@10, RMSE and MONITOR to the epoch's
+        logs."""
         started = time.monotonic()
         measured = self.measure()
         self.seconds += time.monotonic() - started

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
 
@@ -44,8 +44,9 @@ def _bounds(upper: float = math.inf, lower: float = 0.0) -> Dict[str, Any]:
     return bounds
 
 
-def _metric(class_name: str, module: str = "", value: Dict[str, Any] = None,
-            change: tfma.GenericChangeThreshold = None, config: str = "") -> tfma.MetricConfig:
+def _metric(class_name: str, module: str = "", value: Optional[Dict[str, Any]] = None,
+            change: Optional[tfma.GenericChangeThreshold] = None,
+            config: str = "") -> tfma.MetricConfig:
     threshold = tfma.MetricThreshold()
     if value:
         threshold.value_threshold.CopyFrom(tfma.GenericValueThreshold(**value))

@@ -8,6 +8,8 @@ what every ExampleGen writes: `train` and `eval` splits of gzipped TFRecords of 
 
 from __future__ import annotations
 
+from typing import Dict
+
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import Channel, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
@@ -19,12 +21,15 @@ from components.movielens.config import DataConfig
 
 
 class MovieLensExampleGenSpec(ComponentSpec):
+    """MovieLensExampleGen's spec: the data config, the source's fingerprint and the code's
+    digest as execution parameters; no inputs; one Examples output."""
+
     PARAMETERS = {
         executor.DATA_CONFIG_KEY: ExecutionParameter(type=str),
         executor.SOURCE_FINGERPRINT_KEY: ExecutionParameter(type=str),
         CODE_VERSION_KEY: ExecutionParameter(type=str),
     }
-    INPUTS = {}
+    INPUTS: Dict[str, ChannelParameter] = {}
     OUTPUTS = {
         standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
     }

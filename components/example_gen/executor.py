@@ -173,6 +173,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     def Do(self, input_dict: Dict[str, List[Artifact]], output_dict: Dict[str, List[Artifact]],
            exec_properties: Dict[str, Any]) -> None:
+        """Splits the configured source into train, eval and gate, stages each split's rows as
+        Arrow shards, and has Beam write each shard as gzipped tf.Examples."""
         data_config = exec_properties[DATA_CONFIG_KEY]
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])

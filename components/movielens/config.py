@@ -11,7 +11,7 @@ import json
 from typing import Any, Dict, Optional
 
 from common import storage
-from common.config_error import ConfigError
+from common.config_error import ConfigError, require
 from components.movielens.splits import SPLITTERS
 from components.movielens.synthetic import SyntheticConfig
 from components.movielens.tfds_source import DEFAULT_DATASET
@@ -39,10 +39,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.split not in SPLITTERS:
             raise ConfigError(f"--split must be one of {sorted(SPLITTERS)}, got {self.split!r}")
-        if self.gate_examples < 1:
-            raise ConfigError(f"gate_examples must be at least 1, got {self.gate_examples}")
-        if not 0.0 < self.eval_fraction < 1.0:
-            raise ConfigError(f"eval_fraction must be between 0 and 1, got {self.eval_fraction}")
+        require(self.gate_examples >= 1, "--gate-examples", "at least 1", self.gate_examples)
+        require(0.0 < self.eval_fraction < 1.0, "--eval-fraction", "between 0 and 1",
+                self.eval_fraction)
         if self.is_local_path and not storage.exists(self.source):
             raise ConfigError(
                 f"--data {self.source!r}: no such file or directory. Give 'synthetic', 'tfds', "
@@ -51,13 +50,16 @@ class DataConfig:
 
     @property
     def is_local_path(self) -> bool:
+        """Whether `source` is a MovieLens directory, zip or URL (not synthetic or TFDS data)."""
         return self.source not in (SYNTHETIC, TFDS)
 
     def to_json(self) -> str:
+        """The config as JSON, keys sorted: the ExampleGen's execution property."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "DataConfig":
+        """The config that `to_json` wrote."""
         values: Dict[str, Any] = json.loads(text)
         values["synthetic"] = SyntheticConfig(**values["synthetic"])
         return cls(**values)

@@ -59,12 +59,15 @@ class RatingScale:
     step: float
 
     def check(self, value: float) -> bool:
+        """Whether `value` is on the scale: within its range, a whole number of steps from the
+        lowest."""
         if not self.lowest <= value <= self.highest:
             return False
         steps = (value - self.lowest) / self.step
         return abs(steps - round(steps)) < 1e-6
 
     def describe(self) -> str:
+        """The scale in words, for error messages."""
         return f"{self.lowest:g} to {self.highest:g} in steps of {self.step:g}"
 
 

@@ -64,4 +64,5 @@ class MovieLensData:
 
     @property
     def num_ratings(self) -> int:
+        """The number of ratings."""
         return len(self.ratings)

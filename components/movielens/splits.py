@@ -16,6 +16,8 @@ from components.movielens.records import MovieLensData
 
 
 def random_split(data: MovieLensData, eval_fraction: float, seed: int) -> np.ndarray:
+    """The eval mask of `random`: a seeded shuffle of all ratings, the first `eval_fraction` of
+    them (rounded) to eval."""
     num_eval = int(round(data.num_ratings * eval_fraction))
     order = np.random.default_rng(seed).permutation(data.num_ratings)
     is_eval = np.zeros(data.num_ratings, dtype=bool)
@@ -24,6 +26,8 @@ def random_split(data: MovieLensData, eval_fraction: float, seed: int) -> np.nda
 
 
 def temporal_split(data: MovieLensData, eval_fraction: float, seed: int) -> np.ndarray:
+    """The eval mask of `temporal`: each user's latest `eval_fraction` of ratings (rounded
+    down), ties broken by movie id; `seed` is not used."""
     del seed  # the temporal protocol is fully determined by the data
     movie_numbers = np.array([int(m) for m in data.movie_ids], dtype=np.int64)
     # Sort by user, then time, then movie: each user's ratings become one contiguous run.

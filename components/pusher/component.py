@@ -36,9 +36,15 @@ PUSH_OUTCOME = "push_outcome"  # PushedModel property: why it was or was not pus
 # The refusal depends on the serving directory, not on the inputs: pipeline/vanished_pushes.py
 # retires such records at the start of a run, so the Pusher decides again.
 REFUSED_VERSION = "refused_version"
+# The Pusher's output (VersionedPusher's parameter of that name) and its other properties.
+PUSHED_MODEL = "pushed_model"
+PUSHED = "pushed"  # 1 if a version was pushed
+PUSHED_DESTINATION = "pushed_destination"  # the version's directory
+PUSHED_VERSION = "pushed_version"  # its number
 
 
 def next_version(model_dir: str) -> int:
+    """The number of the next version under `model_dir`: the largest there + 1, or 1."""
     return max(storage.versions(model_dir), default=0) + 1
 
 
@@ -198,6 +204,9 @@ def push(source: str, serving_dir: str, model_name: str, pipeline_root: str = ""
 
 @dataclasses.dataclass(frozen=True)
 class PushOutcome:
+    """What a push did: the version's path (None when nothing was pushed), the reason, and the
+    served version it refused, if any."""
+
     destination: Optional[str]  # the version's path; None when nothing was pushed
     reason: str  # one line for the run's summary
     refused_version: str = ""  # the served version that was not this root's (refused)
@@ -249,11 +258,11 @@ def VersionedPusher(
     pushed_model.set_string_custom_property(PUSH_OUTCOME, outcome.reason)
     if outcome.refused_version:
         pushed_model.set_string_custom_property(REFUSED_VERSION, outcome.refused_version)
-    pushed_model.set_int_custom_property("pushed", int(outcome.destination is not None))
+    pushed_model.set_int_custom_property(PUSHED, int(outcome.destination is not None))
     if outcome.destination is None:
         print(f"VersionedPusher: model {model.uri}: {outcome.reason}")
         return
-    pushed_model.set_string_custom_property("pushed_destination", outcome.destination)
-    pushed_model.set_int_custom_property("pushed_version",
+    pushed_model.set_string_custom_property(PUSHED_DESTINATION, outcome.destination)
+    pushed_model.set_int_custom_property(PUSHED_VERSION,
                                          int(os.path.basename(outcome.destination)))
     print(f"VersionedPusher: pushed {model.uri} to {outcome.destination}")

@@ -76,6 +76,8 @@ class LatestBlessedOtherModelStrategy(tfx.dsl.experimental.LatestBlessedModelStr
 
     def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]
                           ) -> Optional[Dict[str, List[types.Artifact]]]:
+        """TFX's latest blessed model among those that are not the candidate and were trained on
+        its data and split (the others left out are logged); the candidate is passed through."""
         candidate_ids = {artifact.id for artifact in input_dict[CANDIDATE]}
         wanted = {training_data(store, model_id) for model_id in candidate_ids}
         others = [m for m in input_dict[MODEL] if m.id not in candidate_ids]
@@ -84,8 +86,8 @@ class LatestBlessedOtherModelStrategy(tfx.dsl.experimental.LatestBlessedModelStr
             logging.info("%s: %d model(s) trained on other data or another split than the "
                          "candidate (%s) are no baseline for it", RESOLVER_ID,
                          len(others) - len(fair), ", ".join(sorted(map(str, wanted))))
-        others = {MODEL: fair, MODEL_BLESSING: input_dict[MODEL_BLESSING]}
-        result = super().resolve_artifacts(store, others)
+        result = super().resolve_artifacts(
+            store, {MODEL: fair, MODEL_BLESSING: input_dict[MODEL_BLESSING]})
         if result is None:
             return None
         result[CANDIDATE] = input_dict[CANDIDATE]

@@ -27,4 +27,6 @@ def MovieLensSchemaGen(
 
 
 def schema_text() -> str:
+    """The declared raw schema (common.features) as protobuf text: MovieLensSchemaGen's
+    `schema_text`."""
     return text_format.MessageToString(features.raw_schema())
