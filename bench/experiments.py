@@ -232,8 +232,8 @@ def markdown(report: Dict) -> str:
         "",
         f"Scored on {report['scored_on']}. Mean (± std) over seeds; {report['machine']}; "
         f"{report['date']}.",
-        "Metric definitions: README, 'Metrics'. A peer's train_seconds is its final fit on "
-        "all of train (after tuning).",
+        "Metric definitions: docs/metrics-and-experiments.md, 'Metrics'. A peer's train_seconds "
+        "is its final fit on all of train (after tuning).",
         "",
         "| model | " + " | ".join(shown) + " |",
         "|---|" + "---|" * len(shown),

@@ -20,7 +20,7 @@ from serving.client import DEFAULT_TIMEOUT
 # takes argparse's subparsers and adds its commands, each with `set_defaults(handler=...)`.
 COMMANDS = "movielens_tfx.commands"
 
-# Exit codes of `run` (README, "Running"): 2 is a configuration or input error.
+# Exit codes of `run` (docs/running.md): 2 is a configuration or input error.
 EXIT_FAILED = 1  # a component failed (one line names it and the error)
 EXIT_NOT_BLESSED = 3  # the gate refused the candidate: nothing pushed
 EXIT_NOT_PUSHED = 4  # blessed, but not pushed (e.g. TF Serving could not load it)

@@ -132,8 +132,8 @@ def naming(args: argparse.Namespace) -> dict:
 
 
 def configure_logging(verbose: bool) -> None:
-    """TFX's one line per component, without the noise known to be harmless (README, "Known
-    noise"); everything with `verbose`."""
+    """TFX's one line per component, without the noise known to be harmless (docs/running.md,
+    "Known noise"); everything with `verbose`."""
     from absl import logging
 
     logging.set_verbosity(logging.INFO)

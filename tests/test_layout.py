@@ -1,4 +1,4 @@
-"""The layout the README describes, checked on the source: which folders import which."""
+"""The layout docs/development.md describes, checked on the source: which folders import which."""
 
 import os
 from typing import Dict, Set

@@ -4,7 +4,7 @@ Scores come from a `Scorer`: a function from user indices to their scores over e
 ([len(users), num_movies]). It is called for blocks of users, so memory stays bounded by
 `BLOCK_SCORES` floats whatever the number of users; nothing builds users x movies.
 
-Definitions (also in the README):
+Definitions (also in docs/metrics-and-experiments.md):
 - rmse: root mean squared error of the predicted normalised rating, on [0, 1]; x4 for stars.
 - top_k_accuracy: the share of eval (user, movie) pairs whose movie is among the user's k
   highest-scored movies; `only` restricts the pairs (e.g. 5-star), `exclude` removes movies

@@ -104,9 +104,9 @@ def _check_newest_is_own(newest: Optional[str], pipeline_root: str) -> None:
 
 
 def _push_to_object_store(source: str, model_dir: str, mark) -> str:
-    """One writer per model directory: object stores have no lock (README). The graph is
-    copied last, after the push's record; a failed copy removes what it wrote, so no
-    version without its graph is left to count."""
+    """One writer per model directory: object stores have no lock (docs/gate-and-push.md).
+    The graph is copied last, after the push's record; a failed copy removes what it wrote,
+    so no version without its graph is left to count."""
     target = os.path.join(model_dir, str(next_version(model_dir)))
     files = [os.path.relpath(path, source) for path in storage.files_under(source)]
     try:
