@@ -36,6 +36,7 @@ from components.pusher.component import (
 from pipeline import cli, files, local_runner
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import EVALUATOR, EXAMPLE_GEN, PUSHER, TRAINER
+from serving import contract
 from serving.session_model import SessionModel
 from trainer import task
 
@@ -141,9 +142,10 @@ def _served(pusher: local_runner.ComponentRun, users: int) -> Dict:
     ids = [str(u) for u in np.random.default_rng(0).integers(1, users + 1, size=500)]
     with SessionModel(version) as model:
         for user in ids[:20]:
-            model.run("retrieve", {"user_id": [user]})
-        served["retrieve"] = serving_benchmark.latency_summary([serving_benchmark.latencies_ms(
-            lambda i: model.run("retrieve", {"user_id": [ids[i]]}), len(ids))])
+            model.run(contract.RETRIEVE, {contract.USER_ID: [user]})
+        served[contract.RETRIEVE] = serving_benchmark.latency_summary(
+            [serving_benchmark.latencies_ms(
+                lambda i: model.run(contract.RETRIEVE, {contract.USER_ID: [ids[i]]}), len(ids))])
     return served
 
 
@@ -250,10 +252,11 @@ def markdown(report: Dict) -> str:
               "(ms) |", "|---|---|---|---|---|"]
     for result in results:
         served = result.get("served")
-        if served and "retrieve" in served:
+        if served and contract.RETRIEVE in served:
+            latency = served[contract.RETRIEVE]
             lines.append(f"| {result['size']} | {served['outcome']} | {served['graph_mb']:.1f} "
-                         f"| {served['total_mb']:.0f} | {served['retrieve']['p50_ms']:.2f} / "
-                         f"{served['retrieve']['p99_ms']:.2f} |")
+                         f"| {served['total_mb']:.0f} | {latency['p50_ms']:.2f} / "
+                         f"{latency['p99_ms']:.2f} |")
         elif served:
             lines.append(f"| {result['size']} | {served['outcome']} | | | |")
     lines += ["", "## The gate's sample", "",

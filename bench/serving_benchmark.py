@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.stand_in_server import StandInServer
 from pipeline import files
-from serving import client
+from serving import client, contract
 from serving.session_model import SessionModel
 
 TARGET_P50_MS = 2.0
@@ -55,25 +55,26 @@ def run(version_dir: str, user_ids: Sequence[str], movie_ids: Sequence[str], rep
                     "session": {}, "rate": {}, "client": {}}
     with SessionModel(version_dir) as model:
         for _ in range(20):  # first runs build the session's kernels; TF Serving warms up too
-            for signature, inputs in (("retrieve", {"user_id": users[:1]}),
-                                      ("recommend", {"user_id": users[:1]}),
-                                      ("lookup_movie", {"movie": [movie_ids[0]]})):
-                model.run(signature, inputs)
+            model.run(contract.RETRIEVE, {contract.USER_ID: users[:1]})
+            model.run(contract.RECOMMEND, {contract.USER_ID: users[:1]})
+            model.run(contract.LOOKUP_MOVIE, {contract.MOVIE_QUERY: [movie_ids[0]]})
         cases = {
-            "lookup_movie (floor)": lambda i: model.run("lookup_movie",
-                                                        {"movie": [movie_ids[i % len(movie_ids)]]}),
-            "retrieve": lambda i: model.run("retrieve", {"user_id": [users[i]]}),
-            "recommend": lambda i: model.run("recommend", {"user_id": [users[i]]}),
+            "lookup_movie (floor)": lambda i: model.run(
+                contract.LOOKUP_MOVIE, {contract.MOVIE_QUERY: [movie_ids[i % len(movie_ids)]]}),
+            contract.RETRIEVE: lambda i: model.run(contract.RETRIEVE,
+                                                   {contract.USER_ID: [users[i]]}),
+            contract.RECOMMEND: lambda i: model.run(contract.RECOMMEND,
+                                                    {contract.USER_ID: [users[i]]}),
         }
         for name, call in cases.items():
             report["session"][name] = latency_summary([latencies_ms(call, requests)
                                                 for _ in range(rounds)])
             log(f"session {name}: p50 {report['session'][name]['p50_ms']:.3f} ms")
         for batch in (1000, 10_000):
-            pairs = {"user_id": [str(u) for u in rng.choice(user_ids, size=batch)],
-                     "movie_id": [str(m) for m in rng.choice(movie_ids, size=batch)]}
-            model.run("rate", pairs)
-            seconds = [min(latencies_ms(lambda _: model.run("rate", pairs), 10)) / 1000.0
+            pairs = {contract.USER_ID: [str(u) for u in rng.choice(user_ids, size=batch)],
+                     contract.MOVIE_ID: [str(m) for m in rng.choice(movie_ids, size=batch)]}
+            model.run(contract.RATE, pairs)
+            seconds = [min(latencies_ms(lambda _: model.run(contract.RATE, pairs), 10)) / 1000.0
                        for _ in range(rounds)]
             rates = [batch / s for s in seconds]
             report["rate"][str(batch)] = {"pairs_per_second": statistics.median(rates),
@@ -82,10 +83,11 @@ def run(version_dir: str, user_ids: Sequence[str], movie_ids: Sequence[str], rep
     base_path = os.path.dirname(os.path.abspath(version_dir))
     with StandInServer(base_path, num_versions=1) as server:
         transports: Dict[str, Any] = {"REST": client.RestTransport(server.rest_url),
-                      "gRPC": client.GrpcTransport(server.grpc_target)}
+                                      "gRPC": client.GrpcTransport(server.grpc_target)}
         for name, transport in transports.items():
             def call(i, transport=transport):
-                transport.predict("retrieve", {"user_id": [users[i % len(users)]]})
+                transport.predict(contract.RETRIEVE,
+                                  {contract.USER_ID: [users[i % len(users)]]})
             latencies_ms(call, 50)
             report["client"][name] = latency_summary([latencies_ms(call, requests // 2)
                                                for _ in range(rounds)])
@@ -131,7 +133,7 @@ def markdown(report: Dict) -> str:
         lines.append(f"| {name} | {row['p50_ms']:.3f} | {_range(row['p50_range_ms'], '.3f')} | "
                      f"{row['p99_ms']:.3f} | "
                      f"{row['p50_ms'] / session['retrieve']['p50_ms']:.1f} |")
-    worst_p50 = max(session["retrieve"]["p50_ms"], session["recommend"]["p50_ms"])
+    worst_p50 = max(session[contract.RETRIEVE]["p50_ms"], session[contract.RECOMMEND]["p50_ms"])
     slowest_rate = min(row["pairs_per_second"] for row in report["rate"].values())
     lines += ["", "## Targets", "",
               f"- p50 of `retrieve` and `recommend` for one user at most {TARGET_P50_MS} ms: "

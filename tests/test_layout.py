@@ -1,6 +1,8 @@
 """The layout docs/development.md describes, checked on the source: which folders import which."""
 
 import os
+import subprocess
+import sys
 from typing import Dict, Set
 
 import pytest
@@ -97,3 +99,14 @@ def test_no_import_cycle_between_folders():
         folders.setdefault(source, set()).update(
             folder for folder in (_folder(t, set(graph)) for t in targets) if folder != source)
     assert _cycles(folders) == []
+
+
+def test_the_serving_contract_and_the_client_load_without_tensorflow():
+    """What a serving user imports needs no TensorFlow: the contract and the REST/gRPC client."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, serving.contract, serving.client; "
+                               "print(sorted(m for m in ('tensorflow', 'keras', 'tfx') "
+                               "if m in sys.modules))"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
