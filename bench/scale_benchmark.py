@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import psutil
+from tfx.utils import path_utils
 
 from bench import gate_spread, serving_benchmark
 from bench.releases import SIZES
@@ -31,7 +32,6 @@ from components.pusher.component import (
     PUSHED,
     PUSHED_DESTINATION,
     PUSHED_MODEL,
-    SERVING_SUBDIR,
 )
 from pipeline import cli, files, local_runner
 from pipeline.config import PipelineConfig
@@ -102,7 +102,7 @@ def _run_size(name: str, size: Tuple[int, int, int], root: str, gate_examples: i
     by_name = {run.component: run for run in runs}
     log(f"{name}: the gate's ratios on further samples of eval ...")
     spread = gate_spread.spread(
-        os.path.join(by_name[TRAINER].outputs["model"], SERVING_SUBDIR),
+        path_utils.serving_model_path(by_name[TRAINER].outputs["model"]),
         by_name[EXAMPLE_GEN].outputs["examples"], gate_examples)
     result = {"size": name, "users": users, "movies": movies, "ratings": ratings,
               "seconds": seconds, "peak_rss_gb": max((s for _, s in samples), default=0) / 1e9,

@@ -29,6 +29,7 @@ SCHEMA_GEN_CODE = ("components.schema_gen.component",)
 TRANSFORM_CODE = ("components.transform.preprocessing",)
 TRAINER_CODE = ("trainer.task",)
 EVALUATOR_CODE = ("components.evaluator.metrics",)
+SERVABLE_CHECK_CODE = ("components.servable_check.component",)
 PUSHER_CODE = ("components.pusher.component",)
 
 
@@ -111,4 +112,5 @@ def digests() -> Dict[str, str]:
     return {name: digest(modules) for name, modules in (
         ("example_gen", EXAMPLE_GEN_CODE), ("schema_gen", SCHEMA_GEN_CODE),
         ("transform", TRANSFORM_CODE), ("trainer", TRAINER_CODE),
-        ("evaluator", EVALUATOR_CODE), ("pusher", PUSHER_CODE))}
+        ("evaluator", EVALUATOR_CODE), ("servable_check", SERVABLE_CHECK_CODE),
+        ("pusher", PUSHER_CODE))}

@@ -15,6 +15,7 @@ from components.example_gen.executor import GATE
 from components.pusher.component import VersionedPusher
 from components.resolver.strategy import latest_blessed_baseline
 from components.schema_gen.component import MovieLensSchemaGen, schema_text
+from components.servable_check.component import ServableCheck
 from pipeline.config import PipelineConfig
 from trainer.task import MODEL_CONFIG_KEY
 
@@ -24,6 +25,7 @@ SCHEMA_GEN = "MovieLensSchemaGen"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
+SERVABLE_CHECK = "ServableCheck"
 PUSHER = "VersionedPusher"
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
@@ -35,7 +37,8 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     baseline_excludes_candidate: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> SchemaGen -> Transform -> Trainer -> Evaluator -> Pusher.
+    """ExampleGen -> SchemaGen -> Transform -> Trainer -> Evaluator and ServableCheck ->
+    Pusher.
 
     `baseline_excludes_candidate`: compare the candidate with the latest blessed model other
     than itself, so that an unchanged re-run is wholly cached (components/resolver/strategy.py). The
@@ -79,9 +82,12 @@ def create_pipeline(
         baseline_model=latest_blessed.outputs["model"],
         eval_config=eval_config(config.gate, code_version=code["evaluator"]),
     ).with_id(EVALUATOR)
+    servable_check = ServableCheck(model=trainer.outputs["model"],
+                                   code_version=code["servable_check"]).with_id(SERVABLE_CHECK)
     pusher = VersionedPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=servable_check.outputs["infra_blessing"],
         serving_dir=config.serving.serving_dir,
         model_name=config.serving.model_name,
         pipeline_root=config.pipeline_root,
@@ -92,7 +98,7 @@ def create_pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, schema_gen, transform, trainer, latest_blessed, evaluator,
-                    pusher],
+                    servable_check, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args,

@@ -56,10 +56,10 @@ def test_an_edit_reruns_exactly_the_components_that_run_it(tmp_path):
     _edit(source, "serving/client.py")
     after_client = _run(source, root)
     assert set(after_client.values()) == {"cached"}, after_client
-    assert len(after_client) == len(first) == 6
+    assert len(after_client) == len(first) == 7
 
     _edit(source, "trainer/model.py")
     after_model = _run(source, root)
     assert sorted(name for name, state in after_model.items() if state == "ran") == \
-        ["Evaluator", "Trainer", "VersionedPusher"], after_model
+        ["Evaluator", "ServableCheck", "Trainer", "VersionedPusher"], after_model
     assert all(after_model[name] == "cached" for name in DATA_COMPONENTS), after_model

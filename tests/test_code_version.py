@@ -71,3 +71,4 @@ def test_components_that_run_project_code_carry_its_digest(tmp_path):
     assert {"code_version": code["evaluator"]} in [json.loads(metric.get("config", "{}"))
                                                    for metric in metrics]
     assert by_id["VersionedPusher"].exec_properties[CODE_VERSION_KEY] == code["pusher"]
+    assert by_id["ServableCheck"].exec_properties[CODE_VERSION_KEY] == code["servable_check"]

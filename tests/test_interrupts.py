@@ -28,7 +28,7 @@ BEFORE = {
     "Transform": ["MovieLensExampleGen", "MovieLensSchemaGen"],
     "Trainer": ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform"],
     "VersionedPusher": ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform", "Trainer",
-                        "Evaluator"],
+                        "ServableCheck", "Evaluator"],
 }
 EPOCHS = {"Transform": 2, "Trainer": 500, "VersionedPusher": 2}  # the Trainer's: until killed
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]

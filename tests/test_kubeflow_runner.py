@@ -19,7 +19,8 @@ CONFIG = PipelineConfig(pipeline_root="gs://bucket/root",
                         serving=ServingConfig("gs://bucket/serving", "movielens"), image=IMAGE)
 # Each component and the one it must run after.
 ORDER = [("Transform", "MovieLensExampleGen"), ("Trainer", "Transform"),
-         ("Evaluator", "Trainer"), ("VersionedPusher", "Evaluator")]
+         ("Evaluator", "Trainer"), ("ServableCheck", "Trainer"), ("VersionedPusher", "Evaluator"),
+         ("VersionedPusher", "ServableCheck")]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,12 @@ def test_yaml_is_a_pipeline_spec_with_the_components_in_order(spec):
         assert component in tasks, sorted(tasks)
         assert after in tasks[component].dependent_tasks
     assert "MovieLensSchemaGen" in tasks["Transform"].dependent_tasks
+
+
+def test_the_pusher_takes_the_servable_checks_infra_blessing(spec):
+    infra = spec.root.dag.tasks["VersionedPusher"].inputs.artifacts["infra_blessing"]
+    assert infra.task_output_artifact.producer_task == "ServableCheck"
+    assert "tfx.InfraBlessing" in json_format.MessageToJson(spec)
 
 
 def test_every_executor_uses_the_image_and_the_module_paths_are_set(spec):

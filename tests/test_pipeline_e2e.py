@@ -26,6 +26,7 @@ from components.movielens.config import DataConfig
 from components.movielens.records import DataFormatError
 from components.movielens.synthetic import SyntheticConfig
 from components.pusher import component as pusher
+from components.servable_check import component as servable_check
 from pipeline import local_runner
 from pipeline.config import PipelineConfig, ServingConfig
 from serving.session_model import SessionModel
@@ -58,7 +59,7 @@ def _pairs(examples):
 # Lenient bounds: this tiny model (2 epochs) must pass them; the change thresholds stay.
 GATE = GateConfig(max_rmse_over_baseline=1.5, min_top_k_over_baseline=0.5)
 COMPONENTS = ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform", "Trainer",
-              "latest_blessed_model_resolver", "Evaluator", "VersionedPusher"]
+              "latest_blessed_model_resolver", "Evaluator", "ServableCheck", "VersionedPusher"]
 
 
 def _by_name(runs):
@@ -116,6 +117,16 @@ def test_the_blessed_model_is_pushed_as_version_1(first_run):
     assert not [n for n in os.listdir(os.path.dirname(served))
                 if n.startswith(pusher.STAGING_PREFIX)]
     assert _by_name(runs)["VersionedPusher"].properties["pushed_model"]["pushed"] == 1
+
+
+def test_the_servable_check_is_a_component_that_writes_an_infra_blessing(first_run):
+    """What ML Metadata records of the check: TFX's InfraBlessing, blessed, with its reason
+    and TFX's marker file; the Pusher read it (an input of its execution)."""
+    _, runs, _ = first_run
+    check = _by_name(runs)["ServableCheck"]
+    blessing = check.properties["infra_blessing"]
+    assert blessing["blessed"] == 1 and blessing["servable_check"] == servable_check.SERVABLE
+    assert os.path.isfile(os.path.join(check.outputs["infra_blessing"], "INFRA_BLESSED"))
 
 
 # What a user types to try the pushed model: saved_model_cli runs it with TF Serving's loader.

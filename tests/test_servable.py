@@ -10,9 +10,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tfx.utils import path_utils
 
 from common import storage
 from components.pusher import component as pusher
+from components.servable_check import component as servable_check
 from serving import servable
 from trainer import export, warmup
 
@@ -88,17 +90,25 @@ def test_more_warmup_records_than_tf_serving_allows_are_refused(tmp_path):
 
 def _trainer_output(folder, fixed):
     model_uri = folder / ("fixed" if fixed else "plain")
-    _save(str(model_uri / pusher.SERVING_SUBDIR), fixed=fixed)
+    _save(path_utils.serving_model_path(str(model_uri)), fixed=fixed)
     return str(model_uri)
+
+
+def test_the_check_blesses_a_servable_model_and_names_what_fails_in_another(tmp_path):
+    assert servable_check.verdict(_trainer_output(tmp_path, fixed=True)) == (
+        True, servable_check.SERVABLE)
+    ok, reason = servable_check.verdict(_trainer_output(tmp_path, fixed=False))
+    assert not ok and reason.startswith("warm-up request") and "\n" not in reason
 
 
 def test_a_blessed_but_unservable_model_is_never_pushed(tmp_path):
     serving = str(tmp_path / "serving")
-    pushed = pusher.push_if_blessed_and_servable(
-        _trainer_output(tmp_path, fixed=True), True, serving, "m", "/root")
+    fixed, plain = (_trainer_output(tmp_path, fixed) for fixed in (True, False))
+    pushed = pusher.push_if_blessed_and_servable(fixed, True, serving, "m", "/root")
     assert pushed.destination == os.path.join(serving, "m", "1")
-    refused = pusher.push_if_blessed_and_servable(
-        _trainer_output(tmp_path, fixed=False), True, serving, "m", "/root")
+    _, reason = servable_check.verdict(plain)
+    refused = pusher.push_if_blessed_and_servable(plain, True, serving, "m", "/root",
+                                                  not_servable=reason)
     assert refused.destination is None
     assert refused.reason.startswith("not servable by TF Serving, nothing pushed: warm-up")
     assert "\n" not in refused.reason

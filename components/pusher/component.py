@@ -26,11 +26,12 @@ from typing import Iterator, Optional
 import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
+from tfx.utils import path_utils
 
 from common import storage
-from serving import contract, servable
+from components.servable_check import component as servable_check
+from serving import contract
 
-SERVING_SUBDIR = "Format-Serving"  # where the Trainer writes the serving SavedModel
 PUSH_OUTCOME = "push_outcome"  # PushedModel property: why it was or was not pushed
 # PushedModel property: the served version a push was refused over (no model of this root).
 # The refusal depends on the serving directory, not on the inputs: pipeline/vanished_pushes.py
@@ -214,17 +215,17 @@ class PushOutcome:
 
 def push_if_blessed_and_servable(model_uri: str, blessed: bool, serving_dir: str,
                                  model_name: str, pipeline_root: str,
-                                 replace_unknown_version: bool = False) -> PushOutcome:
-    """Pushes the Trainer's serving model only if it is blessed, TF Serving can serve it, and
-    the newest served version was pushed from this pipeline root (whose gate compared the
+                                 replace_unknown_version: bool = False,
+                                 not_servable: str = "") -> PushOutcome:
+    """Pushes the Trainer's serving model only if it is blessed, TF Serving can serve it (the
+    ServableCheck's InfraBlessing; `not_servable` is its reason when it refused), and the
+    newest served version was pushed from this pipeline root (whose gate compared the
     candidate with its own latest blessed model), unless `replace_unknown_version`."""
-    source = os.path.join(model_uri, SERVING_SUBDIR)
+    source = path_utils.serving_model_path(model_uri)
     if not blessed:
         return PushOutcome(None, "not blessed by the Evaluator; nothing pushed")
-    try:
-        servable.check(source)
-    except servable.NotServable as error:
-        return PushOutcome(None, f"not servable by TF Serving, nothing pushed: {error}")
+    if not_servable:
+        return PushOutcome(None, f"not servable by TF Serving, nothing pushed: {not_servable}")
     try:
         return PushOutcome(push(source, serving_dir, model_name, pipeline_root,
                                 replace_unknown_version), "blessed and servable")
@@ -241,6 +242,7 @@ def push_if_blessed_and_servable(model_uri: str, blessed: bool, serving_dir: str
 def VersionedPusher(
     model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
     model_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
+    infra_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.InfraBlessing],
     pushed_model: tfx.dsl.components.OutputArtifact[standard_artifacts.PushedModel],
     serving_dir: tfx.dsl.components.Parameter[str],
     model_name: tfx.dsl.components.Parameter[str],
@@ -248,13 +250,17 @@ def VersionedPusher(
     replace_unknown_version: tfx.dsl.components.Parameter[int] = 0,
     code_version: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
-    """Pushes a blessed model that TF Serving can load as the next version.
+    """Pushes a model the Evaluator blessed and the ServableCheck found servable, as the next
+    version.
     `code_version`: the digest of this code (components/code_version.py), a parameter only so
     that an edit to it changes the cache key."""
     del code_version
+    servable = bool(infra_blessing.get_int_custom_property(servable_check.BLESSED))
     outcome = push_if_blessed_and_servable(
         model.uri, bool(model_blessing.get_int_custom_property("blessed")), serving_dir,
-        model_name, pipeline_root, bool(replace_unknown_version))
+        model_name, pipeline_root, bool(replace_unknown_version),
+        not_servable="" if servable else
+        infra_blessing.get_string_custom_property(servable_check.REASON))
     pushed_model.set_string_custom_property(PUSH_OUTCOME, outcome.reason)
     if outcome.refused_version:
         pushed_model.set_string_custom_property(REFUSED_VERSION, outcome.refused_version)
