@@ -27,7 +27,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from serving import contract
-from serving.contract import MAX_BATCH
 
 DEFAULT_TIMEOUT = 10.0  # seconds per attempt
 DEFAULT_ATTEMPTS = 3  # for UNAVAILABLE only
@@ -478,10 +477,10 @@ class Recommender:
         self.close()
 
     def _predict(self, signature: str, inputs: Dict[str, List[str]]) -> Dict[str, np.ndarray]:
-        """One request, or one a MAX_BATCH[signature] ids for a longer list (outputs joined
+        """One request, or one a contract.MAX_BATCH[signature] ids for a longer list (outputs joined
         in order)."""
         size = len(next(iter(inputs.values())))
-        limit = MAX_BATCH[signature]
+        limit = contract.MAX_BATCH[signature]
         parts = [self.transport.predict(signature, {name: values[start:start + limit]
                                                     for name, values in inputs.items()})
                  for start in range(0, size, limit)]

@@ -31,7 +31,6 @@ import tensorflow as tf
 
 from common import features
 from serving import contract
-from serving.contract import MAX_BATCH
 from trainer.model import MultiTaskRecommender
 
 
@@ -61,9 +60,9 @@ def _hit(top_indices: tf.Tensor, movie_index: tf.Tensor) -> tf.Tensor:
 
 
 def _at_most(signature: str, what: str, ids: tf.Tensor) -> tf.Tensor:
-    """`ids`, once a batch above MAX_BATCH[signature] has been refused (before anything
+    """`ids`, once a batch above contract.MAX_BATCH[signature] has been refused (before anything
     reads them)."""
-    limit = MAX_BATCH[signature]
+    limit = contract.MAX_BATCH[signature]
     check = tf.debugging.Assert(
         tf.size(ids) <= limit,
         [f"{signature}: at most {limit:,} {what} a request (serving.client.Recommender "
@@ -271,7 +270,7 @@ def export(module: RecommenderModule, directory: str, example_user_id: str,
                    "num_users": module.num_users, "num_movies": module.num_movies,
                    "unknown_user": "most popular training movies",
                    "unknown_id_rating": "movie mean, else global mean training rating",
-                   "max_batch": MAX_BATCH},
+                   "max_batch": contract.MAX_BATCH},
                   out, indent=2)
     warmup.write(extra, warmup.requests(example_user_id, example_movie_id))
 
