@@ -24,6 +24,7 @@ COMMANDS = "movielens_tfx.commands"
 EXIT_FAILED = 1  # a component failed (one line names it and the error)
 EXIT_NOT_BLESSED = 3  # the gate refused the candidate: nothing pushed
 EXIT_NOT_PUSHED = 4  # blessed, but not pushed (e.g. TF Serving could not load it)
+EXIT_DATA_ANOMALY = 5  # the data gate refused the data: nothing trained or pushed
 EXIT_ROOT_IN_USE = 75  # another run holds the pipeline root (EX_TEMPFAIL: try again later)
 EXIT_SIGNALLED = 128  # + the signal's number: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
 
@@ -72,6 +73,7 @@ def _add_run(commands) -> None:
     run = commands.add_parser("run", help="run the pipeline locally (LocalDagRunner)")
     run.set_defaults(handler=_run)
     options.add_data_options(run)
+    options.add_validation_options(run)
     run.add_argument("--pipeline-root", default=options.DEFAULT_PIPELINE_ROOT,
                      help="where artifacts and the SQLite ML Metadata store go")
     run.add_argument("--beam-workers", type=int,
@@ -109,6 +111,7 @@ def _add_compile(commands) -> None:
     options.add_push_options(compile_)
     compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
     options.add_data_options(compile_)
+    options.add_validation_options(compile_)
     options.add_model_options(compile_)
 
 
@@ -156,12 +159,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from common import storage
+    from components.data_gate.checks import DataAnomalies
     from pipeline import local_runner, run_lock
     from pipeline.config import PipelineConfig
 
     config = PipelineConfig(
         pipeline_root=os.path.abspath(args.pipeline_root),
         data=options.data_config(args),
+        validation=options.validation_config(args),
         model=options.model_config(args),
         gate=options.gate_config(args),
         serving=options.serving_config(args, args.serving_dir if storage.is_url(args.serving_dir)
@@ -180,6 +185,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         return _report_interrupt(config, signal.SIGTERM if isinstance(stop, Interrupted)
                                  else signal.SIGINT)
+    except DataAnomalies as error:
+        print(f"movielens-tfx run: data anomalies: {error}", file=sys.stderr)
+        return EXIT_DATA_ANOMALY
     except Exception as error:  # a component failed: one line, unless asked for the rest
         if isinstance(error, (*_user_errors(), run_lock.RootInUse)) or args.verbose:
             raise
@@ -283,6 +291,7 @@ def _compile(args: argparse.Namespace) -> int:
 
     config = PipelineConfig(
         pipeline_root=args.pipeline_root, data=options.data_config(args),
+        validation=options.validation_config(args),
         model=options.model_config(args), gate=options.gate_config(args),
         serving=options.serving_config(args, args.serving_dir),
         extra_beam_args=tuple(args.beam_args), **options.naming(args))

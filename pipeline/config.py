@@ -9,6 +9,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from common.config_error import ConfigError
+from components.data_gate.config import ValidationConfig
 from components.evaluator.config import GateConfig
 from components.movielens.config import SYNTHETIC, DataConfig
 from serving import contract
@@ -41,6 +42,7 @@ class PipelineConfig:
 
     pipeline_root: str
     data: DataConfig = DataConfig()
+    validation: ValidationConfig = ValidationConfig()
     model: ModelConfig = ModelConfig()
     gate: GateConfig = GateConfig()
     serving: ServingConfig = ServingConfig()

@@ -49,6 +49,24 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate-examples", type=int, default=default(DataConfig, "gate_examples"),
                         help="the pipeline's gate reads a seeded sample of this many eval "
                              "ratings, all of eval when smaller (default: %(default)s)")
+    parser.add_argument("--statistics-examples", type=int,
+                        default=default(DataConfig, "statistics_examples"),
+                        help="StatisticsGen describes seeded samples of this many train and "
+                             "eval ratings, all of a split when smaller (default: %(default)s)")
+
+
+def add_validation_options(parser: argparse.ArgumentParser) -> None:
+    """--accept-anomaly SPLIT:FEATURE:TYPE and --validation FIELD=VALUE, repeatable."""
+    parser.add_argument(
+        "--accept-anomaly", action="append", default=[], metavar="SPLIT:FEATURE:TYPE",
+        dest="accepted_anomalies",
+        help="let the run go on despite this data anomaly, named as the refusal names it, "
+             "e.g. eval:movie_id:EVAL_UNSEEN_MOVIES (repeatable)")
+    parser.add_argument(
+        "--validation", action="append", default=[], metavar="FIELD=VALUE",
+        dest="validation_overrides",
+        help="override one ValidationConfig field (components/data_gate/config.py), e.g. "
+             "--validation max_unseen_movies=0.3 (repeatable)")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +115,7 @@ def data_config(args: argparse.Namespace):
         eval_fraction=args.eval_fraction,
         split_seed=args.seed,
         gate_examples=args.gate_examples,
+        statistics_examples=args.statistics_examples,
         synthetic=SyntheticConfig(
             num_users=args.synthetic_users, num_movies=args.synthetic_movies,
             num_ratings=args.synthetic_ratings, seed=args.seed),
@@ -109,6 +128,16 @@ def model_config(args: argparse.Namespace):
     from trainer.config import ModelConfig
 
     return overridden(ModelConfig(), args.model_overrides, "--model")
+
+
+def validation_config(args: argparse.Namespace):
+    """The ValidationConfig with the --validation overrides and the accepted anomalies."""
+    from components.data_gate.config import ValidationConfig
+    from pipeline.config import overridden
+
+    return dataclasses.replace(
+        overridden(ValidationConfig(), args.validation_overrides, "--validation"),
+        accepted_anomalies=tuple(args.accepted_anomalies))
 
 
 def gate_config(args: argparse.Namespace):

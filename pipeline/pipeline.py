@@ -9,9 +9,10 @@ from tfx import v1 as tfx
 
 from components import code_version
 from components.code_version import CODE_VERSION_KEY
+from components.data_gate.component import DataGate
 from components.evaluator.gate import eval_config
 from components.example_gen.component import MovieLensExampleGen
-from components.example_gen.executor import GATE
+from components.example_gen.executor import EVAL, GATE, TRAIN
 from components.pusher.component import VersionedPusher
 from components.resolver.strategy import latest_blessed_baseline
 from components.schema_gen.component import MovieLensSchemaGen, schema_text
@@ -22,6 +23,9 @@ from trainer.task import MODEL_CONFIG_KEY
 # The components' ids: the names ML Metadata, the run's output and Kubeflow show.
 EXAMPLE_GEN = "MovieLensExampleGen"
 SCHEMA_GEN = "MovieLensSchemaGen"
+STATISTICS_GEN = "StatisticsGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+DATA_GATE = "DataGate"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
@@ -37,8 +41,8 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     baseline_excludes_candidate: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> SchemaGen -> Transform -> Trainer -> Evaluator and ServableCheck ->
-    Pusher.
+    """ExampleGen -> SchemaGen -> StatisticsGen -> ExampleValidator -> DataGate; Transform;
+    both -> Trainer -> Evaluator and ServableCheck -> Pusher.
 
     `baseline_excludes_candidate`: compare the candidate with the latest blessed model other
     than itself, so that an unchanged re-run is wholly cached (components/resolver/strategy.py). The
@@ -49,6 +53,18 @@ def create_pipeline(
                                       ).with_id(EXAMPLE_GEN)
     schema_gen = MovieLensSchemaGen(schema_text=schema_text(), code_version=code["schema_gen"]
                                     ).with_id(SCHEMA_GEN)
+    # TFX's own data validation, on the seeded samples of train and eval (its cost stays
+    # seconds at any size; components/example_gen/executor.py).
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        exclude_splits=[TRAIN, EVAL, GATE]).with_id(STATISTICS_GEN)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    ).with_id(EXAMPLE_VALIDATOR)
+    data_gate = DataGate(examples=example_gen.outputs["examples"],
+                         anomalies=example_validator.outputs["anomalies"],
+                         validation_config=config.validation.to_json(),
+                         code_version=code["data_gate"]).with_id(DATA_GATE)
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -72,6 +88,7 @@ def create_pipeline(
         custom_config={MODEL_CONFIG_KEY: config.model.to_json(),
                        CODE_VERSION_KEY: code["trainer"]},
     ).with_id(TRAINER)
+    trainer.add_upstream_node(data_gate)  # nothing is trained on data the gate refused
     # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.
     latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"],
                                              exclude_candidate=baseline_excludes_candidate)
@@ -97,7 +114,8 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, schema_gen, transform, trainer, latest_blessed, evaluator,
+        components=[example_gen, schema_gen, statistics_gen, example_validator, data_gate,
+                    transform, trainer, latest_blessed, evaluator,
                     servable_check, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

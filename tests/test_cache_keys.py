@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("common", "components", "pipeline", "serving", "trainer", "bench")
-DATA_COMPONENTS = ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform"]
+DATA_COMPONENTS = ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen",
+                   "ExampleValidator", "DataGate", "Transform"]
 
 
 def _run(source: str, root: str) -> dict:
@@ -56,7 +57,7 @@ def test_an_edit_reruns_exactly_the_components_that_run_it(tmp_path):
     _edit(source, "serving/client.py")
     after_client = _run(source, root)
     assert set(after_client.values()) == {"cached"}, after_client
-    assert len(after_client) == len(first) == 7
+    assert len(after_client) == len(first) == 10
 
     _edit(source, "trainer/model.py")
     after_model = _run(source, root)

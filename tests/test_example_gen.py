@@ -74,15 +74,16 @@ def test_executor_writes_every_split_and_marks_the_artifact(tmp_path, beam_worke
     """With worker processes (--beam-workers) each worker reads its staged shards; nothing
     staged is left behind."""
     config = DataConfig(synthetic=SyntheticConfig(20, 30, 400), eval_fraction=0.25,
-                        gate_examples=40)
+                        gate_examples=40, statistics_examples=150)
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path)
     beam_args = PipelineConfig(pipeline_root=str(tmp_path),
                                beam_workers=beam_workers).beam_pipeline_args
     executor.Executor(executor.Executor.Context(beam_pipeline_args=beam_args)).Do(
         {}, {"examples": [examples]}, {executor.DATA_CONFIG_KEY: config.to_json()})
-    assert sorted(os.listdir(tmp_path)) == ["Split-eval", "Split-gate", "Split-train"]
-    assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval", "gate"]
+    splits = ["train", "eval", "gate", "train_sample", "eval_sample"]
+    assert sorted(os.listdir(tmp_path)) == sorted(f"Split-{split}" for split in splits)
+    assert artifact_utils.decode_split_names(examples.split_names) == splits
     assert examples.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
     train = _read(os.path.join(tmp_path, "Split-train", "*.gz"))
     evaluation = _read(os.path.join(tmp_path, "Split-eval", "*.gz"))
@@ -95,17 +96,38 @@ def test_executor_writes_every_split_and_marks_the_artifact(tmp_path, beam_worke
     gate = _read(os.path.join(tmp_path, "Split-gate", "*.gz"))
     assert len(gate) == 40
     assert all(example in evaluation for example in gate)
+    # The statistics' samples: at most 150 of each split, all of a smaller one.
+    train_sample = _read(os.path.join(tmp_path, "Split-train_sample", "*.gz"))
+    assert len(train_sample) == 150 and all(example in train for example in train_sample)
+    assert _read(os.path.join(tmp_path, "Split-eval_sample", "*.gz")) == evaluation
+    # What TFDV cannot see, recorded for the data gate: each eval rating's user and movie
+    # has train ratings in this data, so none is unseen.
+    assert examples.get_float_custom_property(executor.UNSEEN_USERS) == 0.0
+    assert examples.get_float_custom_property(executor.UNSEEN_MOVIES) == 0.0
 
 
-def test_the_gate_sample_is_seeded_bounded_and_all_of_a_small_eval():
-    config = DataConfig(gate_examples=1000)
-    assert executor.gate_sample(999, config).tolist() == list(range(999))
-    sample = executor.gate_sample(50_000, config)
+def test_samples_are_seeded_bounded_and_all_of_a_small_split():
+    assert executor.sample(999, 1000, 42).tolist() == list(range(999))
+    sample = executor.sample(50_000, 1000, 42)
     assert len(sample) == len(set(sample.tolist())) == 1000
     assert sample.tolist() == sorted(sample.tolist()) and sample.max() < 50_000
-    assert (sample == executor.gate_sample(50_000, config)).all()
-    other = executor.gate_sample(50_000, DataConfig(gate_examples=1000, split_seed=7))
-    assert not (sample == other).all()
+    assert (sample == executor.sample(50_000, 1000, 42)).all()
+    assert not (sample == executor.sample(50_000, 1000, 7)).all()
+    assert not (sample == executor.sample(50_000, 1000, 42, stream=1)).all()
+
+
+def test_unseen_fractions_count_eval_ratings_of_ids_train_never_rated():
+    # Train: user 1 rates movie a. Eval: user 1 rates b (unseen movie), user 2 rates a
+    # (unseen user) and b, user 1 rates a again (both seen).
+    users, movies = ["1", "1", "2", "2", "1"], ["a", "b", "a", "b", "a"]
+    data = MovieLensData(
+        user_ids=np.array(users), movie_ids=np.array(movies),
+        ratings=np.full(5, 3.0, np.float32), timestamps=np.arange(5),
+        movies={m: Movie(m, m, ()) for m in "ab"}, description="test")
+    is_eval = np.array([False, True, True, True, True])
+    rows = {executor.TRAIN: np.flatnonzero(~is_eval), executor.EVAL: np.flatnonzero(is_eval)}
+    assert executor.unseen_fractions(executor.encode(data, is_eval), rows) == {
+        executor.UNSEEN_USERS: 0.5, executor.UNSEEN_MOVIES: 0.5}
 
 
 def test_data_config_round_trips_through_json(tmp_path):
@@ -118,6 +140,7 @@ def test_data_config_round_trips_through_json(tmp_path):
     ({"split": "by-genre"}, "--split must be one of"),
     ({"eval_fraction": 1.0}, "--eval-fraction must be between 0 and 1"),
     ({"gate_examples": 0}, "--gate-examples must be at least 1"),
+    ({"statistics_examples": 0}, "--statistics-examples must be at least 1"),
     ({"source": "/no/such/movielens"}, "no such file or directory"),
 ])
 def test_bad_data_options_are_named(kwargs, message):

@@ -25,9 +25,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = small_run.ARGS
 # Each stopped component, what completed before it, and how long it runs on DATA.
 BEFORE = {
-    "Transform": ["MovieLensExampleGen", "MovieLensSchemaGen"],
-    "Trainer": ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform"],
-    "VersionedPusher": ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform", "Trainer",
+    "Transform": ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen"],
+    "Trainer": ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen", "Transform",
+                "ExampleValidator", "DataGate"],
+    "VersionedPusher": ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen",
+                        "Transform", "ExampleValidator", "DataGate", "Trainer",
                         "ServableCheck", "Evaluator"],
 }
 EPOCHS = {"Transform": 2, "Trainer": 500, "VersionedPusher": 2}  # the Trainer's: until killed

@@ -18,7 +18,9 @@ IMAGE = "gcr.io/project/movielens-tfx:test"
 CONFIG = PipelineConfig(pipeline_root="gs://bucket/root",
                         serving=ServingConfig("gs://bucket/serving", "movielens"), image=IMAGE)
 # Each component and the one it must run after.
-ORDER = [("Transform", "MovieLensExampleGen"), ("Trainer", "Transform"),
+ORDER = [("StatisticsGen", "MovieLensExampleGen"), ("ExampleValidator", "StatisticsGen"),
+         ("DataGate", "ExampleValidator"), ("Trainer", "DataGate"),
+         ("Transform", "MovieLensExampleGen"), ("Trainer", "Transform"),
          ("Evaluator", "Trainer"), ("ServableCheck", "Trainer"), ("VersionedPusher", "Evaluator"),
          ("VersionedPusher", "ServableCheck")]
 

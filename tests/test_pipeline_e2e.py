@@ -17,10 +17,13 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tfx.types import artifact_utils, standard_artifacts
 
 from common import features, storage
+from components.data_gate.component import split_anomalies
 from components.evaluator.config import GateConfig
 from components.evaluator.gate import gate_summary
+from components.example_gen import executor
 from components.movielens import synthetic
 from components.movielens.config import DataConfig
 from components.movielens.records import DataFormatError
@@ -58,7 +61,8 @@ def _pairs(examples):
 
 # Lenient bounds: this tiny model (2 epochs) must pass them; the change thresholds stay.
 GATE = GateConfig(max_rmse_over_baseline=1.5, min_top_k_over_baseline=0.5)
-COMPONENTS = ["MovieLensExampleGen", "MovieLensSchemaGen", "Transform", "Trainer",
+COMPONENTS = ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen", "ExampleValidator",
+              "DataGate", "Transform", "Trainer",
               "latest_blessed_model_resolver", "Evaluator", "ServableCheck", "VersionedPusher"]
 
 
@@ -106,7 +110,8 @@ def test_every_component_runs_and_is_recorded(first_run):
     assert len(executions) == len(COMPONENTS)
     assert all(e.last_known_state == metadata_store_pb2.Execution.COMPLETE for e in executions)
     [examples] = _example_gen_artifacts(config, store)
-    assert examples.properties["split_names"].string_value == '["train", "eval", "gate"]'
+    assert examples.properties["split_names"].string_value == \
+        '["train", "eval", "gate", "train_sample", "eval_sample"]'
 
 
 def test_the_blessed_model_is_pushed_as_version_1(first_run):
@@ -127,6 +132,24 @@ def test_the_servable_check_is_a_component_that_writes_an_infra_blessing(first_r
     blessing = check.properties["infra_blessing"]
     assert blessing["blessed"] == 1 and blessing["servable_check"] == servable_check.SERVABLE
     assert os.path.isfile(os.path.join(check.outputs["infra_blessing"], "INFRA_BLESSED"))
+
+
+def test_the_data_is_validated_by_tfx_before_the_trainer(first_run):
+    """StatisticsGen described the samples of train and eval, ExampleValidator found no
+    anomaly in either against the curated schema, and the DataGate passed before the Trainer
+    started."""
+    _, runs, _ = first_run
+    by_name = _by_name(runs)
+    statistics = by_name["StatisticsGen"].outputs["statistics"]
+    assert sorted(os.listdir(statistics)) == ["Split-eval_sample", "Split-train_sample"]
+    anomalies = standard_artifacts.ExampleAnomalies()
+    anomalies.uri = by_name["ExampleValidator"].outputs["anomalies"]
+    anomalies.split_names = artifact_utils.encode_split_names(["train_sample", "eval_sample"])
+    assert all(not found.anomaly_info and not found.dataset_anomaly_info.reason
+               for found in split_anomalies(anomalies).values())
+    assert by_name["DataGate"].started < by_name["Trainer"].started
+    unseen = by_name["MovieLensExampleGen"].properties["examples"]
+    assert unseen[executor.UNSEEN_USERS] == 0.0 and 0.0 <= unseen[executor.UNSEEN_MOVIES] < 0.01
 
 
 # What a user types to try the pushed model: saved_model_cli runs it with TF Serving's loader.

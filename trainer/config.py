@@ -7,11 +7,11 @@ recorded in ML Metadata says exactly what it was configured with.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from typing import Any, Dict, Tuple
+from typing import Tuple
 
 from common.config_error import ConfigError, require
+from common.json_config import JsonConfig
 
 # The training ratings between which `l2` grows with the data's size (ModelConfig.l2_for):
 # the size it was chosen at, and about ml-1m's (the largest release measured).
@@ -19,7 +19,7 @@ L2_SIZES = (64_000, 1_000_000)
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     """The multi-task recommender's architecture and training; passed to the Trainer as JSON.
 
     rating-only is (rating_weight=1, retrieval_weight=0), retrieval-only (0, 1), multi-task
@@ -159,14 +159,3 @@ class ModelConfig:
             raise ConfigError(
                 f"--model validation_fraction={self.validation_fraction} leaves no "
                 f"validation ratings out of {training_ratings:,}: give a larger one")
-
-    def to_json(self) -> str:
-        """The config as JSON, keys sorted: the Trainer's custom config."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
-        """The config that `to_json` wrote."""
-        values: Dict[str, Any] = json.loads(text)
-        values["rating_layers"] = tuple(values["rating_layers"])
-        return cls(**values)

@@ -1,5 +1,5 @@
 """Executor of MovieLensExampleGen: MovieLens ratings to tf.Examples in train and eval splits,
-and a bounded sample of eval for the gate.
+a bounded sample of eval for the gate, and bounded samples of both for the statistics.
 
 Neither split protocol is a hash of single records (`random` is a seeded shuffle of all
 ratings, `temporal` needs each user's ratings together), so the source is read and split once
@@ -43,8 +43,18 @@ EVAL = "eval"
 # A seeded sample of eval, at most DataConfig.gate_examples ratings (all of eval when it is
 # smaller): what the Evaluator's gate reads, so its cost stops growing with the data.
 GATE = "gate"
-SPLITS = (TRAIN, EVAL, GATE)
+# Seeded samples of train and eval, at most DataConfig.statistics_examples ratings each: what
+# StatisticsGen describes, so that its cost (about 45 us a rating, most of it Beam reading
+# TFRecords in Python) stays a few seconds at any size (docs/data.md).
+TRAIN_SAMPLE = "train_sample"
+EVAL_SAMPLE = "eval_sample"
+SPLITS = (TRAIN, EVAL, GATE, TRAIN_SAMPLE, EVAL_SAMPLE)
 RATINGS_PER_SHARD = 500_000
+# Examples properties: the fraction of eval's ratings whose user (movie) has no rating in
+# train. TFDV's statistics describe each split alone; the data gate reads these
+# (components/data_gate/).
+UNSEEN_USERS = "eval_unseen_users"
+UNSEEN_MOVIES = "eval_unseen_movies"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,19 +128,35 @@ def split_rows(data_config: str) -> Tuple[EncodedRatings, Dict[str, np.ndarray]]
         data.num_ratings, data.description, config.split,
         int((~is_eval).sum()), int(is_eval.sum()),
     )
-    evaluation = np.flatnonzero(is_eval)
+    training, evaluation = np.flatnonzero(~is_eval), np.flatnonzero(is_eval)
     return encode(data, is_eval), {
-        TRAIN: np.flatnonzero(~is_eval), EVAL: evaluation,
-        GATE: evaluation[gate_sample(len(evaluation), config)]}
+        TRAIN: training, EVAL: evaluation,
+        GATE: evaluation[sample(len(evaluation), config.gate_examples, config.split_seed)],
+        TRAIN_SAMPLE: training[sample(len(training), config.statistics_examples,
+                                      config.split_seed, 1)],
+        EVAL_SAMPLE: evaluation[sample(len(evaluation), config.statistics_examples,
+                                       config.split_seed, 1)]}
 
 
-def gate_sample(eval_rows: int, config: DataConfig) -> np.ndarray:
-    """Row numbers of eval in the gate split: a seeded sample of `gate_examples` rows, in
-    eval's order; every row when eval has no more."""
-    if eval_rows <= config.gate_examples:
-        return np.arange(eval_rows)
-    rng = np.random.default_rng([config.split_seed, eval_rows])
-    return np.sort(rng.choice(eval_rows, config.gate_examples, replace=False))
+def sample(rows: int, size: int, seed: int, stream: int = 0) -> np.ndarray:
+    """Row numbers of a seeded sample of `size` of `rows` rows, in order; every row when there
+    are no more. `stream` tells apart samples of the same rows and seed."""
+    if rows <= size:
+        return np.arange(rows)
+    rng = np.random.default_rng([seed, rows] + ([stream] if stream else []))
+    return np.sort(rng.choice(rows, size, replace=False))
+
+
+def unseen_fractions(encoded: EncodedRatings, rows: Dict[str, np.ndarray]) -> Dict[str, float]:
+    """UNSEEN_USERS and UNSEEN_MOVIES: the fraction of eval's ratings whose user (movie) has
+    no rating in train (0 when eval is empty)."""
+    fractions = {}
+    for name, codes, count in ((UNSEEN_USERS, encoded.user_codes, len(encoded.users)),
+                               (UNSEEN_MOVIES, encoded.movie_codes, len(encoded.movies))):
+        seen = np.bincount(codes[rows[TRAIN]], minlength=count) > 0
+        evaluated = codes[rows[EVAL]]
+        fractions[name] = float(np.mean(~seen[evaluated])) if len(evaluated) else 0.0
+    return fractions
 
 
 Shard = Tuple[str, str]  # the staged Arrow file of its rows, the TFRecord file to write
@@ -184,6 +210,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         try:
             work = []
             encoded, rows_by_split = split_rows(data_config)
+            for name, fraction in unseen_fractions(encoded, rows_by_split).items():
+                examples.set_float_custom_property(name, fraction)
             for split, rows in rows_by_split.items():
                 split_uri = artifact_utils.get_split_uri([examples], split)
                 tf.io.gfile.makedirs(split_uri)

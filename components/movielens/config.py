@@ -7,11 +7,11 @@ The component receives it as JSON (a TFX execution property) and rebuilds it wit
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from common import storage
 from common.config_error import ConfigError, require
+from common.json_config import JsonConfig
 from components.movielens.splits import SPLITTERS
 from components.movielens.synthetic import SyntheticConfig
 from components.movielens.tfds_source import DEFAULT_DATASET
@@ -21,7 +21,7 @@ TFDS = "tfds"
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
+class DataConfig(JsonConfig):
     """Where the ratings come from and how they are split into train and eval."""
 
     source: str = SYNTHETIC  # "synthetic", "tfds", or a MovieLens directory or zip (or URL)
@@ -35,11 +35,16 @@ class DataConfig:
     # it is smaller): at ml-25m size eval holds 5M. The spread of the gate's ratios over such
     # samples is in reports/scale.md.
     gate_examples: int = 100_000
+    # StatisticsGen describes seeded samples of this many train and eval ratings (all of a
+    # split when it is smaller), so that data validation costs seconds at any size.
+    statistics_examples: int = 25_000
 
     def __post_init__(self) -> None:
         if self.split not in SPLITTERS:
             raise ConfigError(f"--split must be one of {sorted(SPLITTERS)}, got {self.split!r}")
         require(self.gate_examples >= 1, "--gate-examples", "at least 1", self.gate_examples)
+        require(self.statistics_examples >= 1, "--statistics-examples", "at least 1",
+                self.statistics_examples)
         require(0.0 < self.eval_fraction < 1.0, "--eval-fraction", "between 0 and 1",
                 self.eval_fraction)
         if self.is_local_path and not storage.exists(self.source):
@@ -52,14 +57,3 @@ class DataConfig:
     def is_local_path(self) -> bool:
         """Whether `source` is a MovieLens directory, zip or URL (not synthetic or TFDS data)."""
         return self.source not in (SYNTHETIC, TFDS)
-
-    def to_json(self) -> str:
-        """The config as JSON, keys sorted: the ExampleGen's execution property."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "DataConfig":
-        """The config that `to_json` wrote."""
-        values: Dict[str, Any] = json.loads(text)
-        values["synthetic"] = SyntheticConfig(**values["synthetic"])
-        return cls(**values)

@@ -59,7 +59,7 @@ def _producer(store, artifact_id: int) -> Optional[int]:
 
 def _describe(data: dict) -> str:
     """The DataConfig fields that choose the ratings and the split, in words: two models are
-    comparable when these are equal (not gate_examples, nor where TFDS caches its files)."""
+    comparable when these are equal (not the sample sizes, nor where TFDS caches its files)."""
     source = data.get("source")
     if source == "synthetic":
         source = "synthetic data ({})".format(", ".join(
