@@ -27,6 +27,7 @@ PROJECT_PACKAGES = ("common", "components", "serving", "trainer")
 EXAMPLE_GEN_CODE = ("components.example_gen.executor",)
 SCHEMA_GEN_CODE = ("components.schema_gen.component",)
 DATA_GATE_CODE = ("components.data_gate.component",)
+DRIFT_CHECK_CODE = ("components.drift_check.component",)
 TRANSFORM_CODE = ("components.transform.preprocessing",)
 TRAINER_CODE = ("trainer.task",)
 EVALUATOR_CODE = ("components.evaluator.metrics",)
@@ -112,7 +113,7 @@ def digests() -> Dict[str, str]:
     """Each component's digest, by the name of its entry modules' tuple above."""
     return {name: digest(modules) for name, modules in (
         ("example_gen", EXAMPLE_GEN_CODE), ("schema_gen", SCHEMA_GEN_CODE),
-        ("data_gate", DATA_GATE_CODE),
+        ("data_gate", DATA_GATE_CODE), ("drift_check", DRIFT_CHECK_CODE),
         ("transform", TRANSFORM_CODE), ("trainer", TRAINER_CODE),
         ("evaluator", EVALUATOR_CODE), ("servable_check", SERVABLE_CHECK_CODE),
         ("pusher", PUSHER_CODE))}

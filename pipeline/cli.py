@@ -211,7 +211,31 @@ def _run(args: argparse.Namespace) -> int:
     # The resolver node is re-resolved on every run; it has no outputs of its own to cache.
     if components and all(c.cached for c in components if c.outputs):
         print("Nothing changed since the last run: every component was served from the cache.")
+    _print_data(config, components)
     return _print_gate(config, components)
+
+
+def _print_data(config, components) -> None:
+    """Prints how much of eval is unseen in train and the drift from the served version."""
+    from components.data_gate.checks import describe_unseen
+    from components.data_gate.config import UNSEEN_MOVIES, UNSEEN_USERS
+    from components.drift_check import component as drift_check
+    from components.drift_check.drift import describe
+    from components.example_gen import layout
+    from pipeline.pipeline import DRIFT_CHECK, EXAMPLE_GEN
+
+    by_name = {component.component: component for component in components}
+    if EXAMPLE_GEN in by_name:
+        examples = by_name[EXAMPLE_GEN].properties["examples"]
+        print(describe_unseen({UNSEEN_USERS: examples[layout.UNSEEN_USERS],
+                               UNSEEN_MOVIES: examples[layout.UNSEEN_MOVIES]}))
+    if DRIFT_CHECK in by_name:
+        drift = by_name[DRIFT_CHECK].properties["drift_anomalies"]
+        prefix = drift_check.DISTANCE_PREFIX
+        print(describe(drift.get(drift_check.COMPARED_WITH, ""),
+                       drift.get(drift_check.NOT_COMPARED, ""),
+                       {key[len(prefix):]: value for key, value in drift.items()
+                        if key.startswith(prefix)}, config.validation))
 
 
 def _report_interrupt(config, signum: signal.Signals) -> int:

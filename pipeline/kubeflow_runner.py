@@ -37,7 +37,7 @@ def compile_pipeline(config: PipelineConfig, output: str) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         tfx.orchestration.experimental.KubeflowV2DagRunner(
             config=runner_config, output_dir=scratch, output_filename="pipeline.json",
-        ).run(create_pipeline(config, baseline_excludes_candidate=False))
+        ).run(create_pipeline(config, tfx_strategies_only=True))
         with open(os.path.join(scratch, "pipeline.json"), encoding="utf-8") as compiled:
             job = json.load(compiled)
     if extension == ".json":

@@ -9,7 +9,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components.resolver.strategy import RESOLVER_ID, training_data
+from components.resolver.strategy import RESOLVER_IDS, training_data
 from pipeline import portable_beam, run_lock, vanished_pushes
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -129,7 +129,7 @@ def cancel_interrupted(config: PipelineConfig) -> Tuple[List[str], List[str]]:
             stopped.append(node)
         elif execution.last_known_state in (metadata_store_pb2.Execution.COMPLETE,
                                             metadata_store_pb2.Execution.CACHED) and \
-                node != RESOLVER_ID:  # not reused: it resolves the baseline anew each run
+                node not in RESOLVER_IDS:  # not reused: resolved anew each run
             done.append(node)
     return stopped, done
 

@@ -10,11 +10,12 @@ from tfx import v1 as tfx
 from components import code_version
 from components.code_version import CODE_VERSION_KEY
 from components.data_gate.component import DataGate
+from components.drift_check.component import DriftCheck
 from components.evaluator.gate import eval_config
 from components.example_gen.component import MovieLensExampleGen
-from components.example_gen.executor import EVAL, GATE, TRAIN
+from components.example_gen.layout import EVAL, GATE, TRAIN
 from components.pusher.component import VersionedPusher
-from components.resolver.strategy import latest_blessed_baseline
+from components.resolver.strategy import LATEST_PUSH, latest_blessed_baseline, latest_push
 from components.schema_gen.component import MovieLensSchemaGen, schema_text
 from components.servable_check.component import ServableCheck
 from pipeline.config import PipelineConfig
@@ -25,6 +26,7 @@ EXAMPLE_GEN = "MovieLensExampleGen"
 SCHEMA_GEN = "MovieLensSchemaGen"
 STATISTICS_GEN = "StatisticsGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
+DRIFT_CHECK = "DriftCheck"
 DATA_GATE = "DataGate"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
@@ -39,14 +41,15 @@ RUN_FN = "trainer.task.run_fn"
 def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
-    baseline_excludes_candidate: bool = True,
+    tfx_strategies_only: bool = False,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> SchemaGen -> StatisticsGen -> ExampleValidator -> DataGate; Transform;
-    both -> Trainer -> Evaluator and ServableCheck -> Pusher.
+    """ExampleGen -> SchemaGen -> StatisticsGen -> ExampleValidator and DriftCheck ->
+    DataGate; Transform; both -> Trainer -> Evaluator and ServableCheck -> Pusher.
 
-    `baseline_excludes_candidate`: compare the candidate with the latest blessed model other
-    than itself, so that an unchanged re-run is wholly cached (components/resolver/strategy.py). The
-    Kubeflow v2 compiler accepts only TFX's own strategy, so its runner passes False.
+    The resolvers use this project's strategies (components/resolver/strategy.py): the
+    baseline is the latest blessed model other than the candidate, so that an unchanged
+    re-run is wholly cached, and no push yet is no error. The Kubeflow v2 compiler translates
+    only TFX's own strategies, so its runner passes `tfx_strategies_only`.
     """
     code = code_version.digests()
     example_gen = MovieLensExampleGen(data=config.data, code_version=code["example_gen"]
@@ -61,8 +64,18 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     ).with_id(EXAMPLE_VALIDATOR)
+    # The served version's training data against this run's (the latest push record is
+    # there so that a new push re-runs it; components/drift_check/component.py).
+    pushed = latest_push(tfx_strategy=tfx_strategies_only)
+    drift_check = DriftCheck(
+        statistics=statistics_gen.outputs["statistics"],
+        latest_push=pushed.outputs[LATEST_PUSH],
+        serving_dir=config.serving.serving_dir, model_name=config.serving.model_name,
+        validation_config=config.validation.to_json(), code_version=code["drift_check"]
+    ).with_id(DRIFT_CHECK)
     data_gate = DataGate(examples=example_gen.outputs["examples"],
                          anomalies=example_validator.outputs["anomalies"],
+                         drift_anomalies=drift_check.outputs["drift_anomalies"],
                          validation_config=config.validation.to_json(),
                          code_version=code["data_gate"]).with_id(DATA_GATE)
     transform = tfx.components.Transform(
@@ -91,7 +104,7 @@ def create_pipeline(
     trainer.add_upstream_node(data_gate)  # nothing is trained on data the gate refused
     # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.
     latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"],
-                                             exclude_candidate=baseline_excludes_candidate)
+                                             exclude_candidate=not tfx_strategies_only)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         example_splits=[GATE],
@@ -105,6 +118,7 @@ def create_pipeline(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         infra_blessing=servable_check.outputs["infra_blessing"],
+        statistics=statistics_gen.outputs["statistics"],
         serving_dir=config.serving.serving_dir,
         model_name=config.serving.model_name,
         pipeline_root=config.pipeline_root,
@@ -114,7 +128,8 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, schema_gen, statistics_gen, example_validator, data_gate,
+        components=[example_gen, schema_gen, statistics_gen, example_validator, pushed,
+                    drift_check, data_gate,
                     transform, trainer, latest_blessed, evaluator,
                     servable_check, pusher],
         enable_cache=config.enable_cache,

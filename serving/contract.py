@@ -51,3 +51,6 @@ MAX_BATCH = {RETRIEVE: 1_024, RECOMMEND: 1_024, RATE: 16_384, LOOKUP_MOVIE: 16_3
 ASSETS_EXTRA = "assets.extra"  # TF Serving reads a version's extra files here
 WARMUP_FILE = "tf_serving_warmup_requests"  # in ASSETS_EXTRA
 METADATA_FILE = "recommender.json"  # in ASSETS_EXTRA: k, vocabulary sizes, defined answers
+# In ASSETS_EXTRA of a pushed version: TFDV's statistics of the data that trained it, what
+# the next runs measure drift against (TF Serving does not read it).
+TRAINING_STATISTICS_FILE = "training_statistics.pb"

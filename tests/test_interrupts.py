@@ -27,9 +27,9 @@ DATA = small_run.ARGS
 BEFORE = {
     "Transform": ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen"],
     "Trainer": ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen", "Transform",
-                "ExampleValidator", "DataGate"],
+                "DriftCheck", "ExampleValidator", "DataGate"],
     "VersionedPusher": ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen",
-                        "Transform", "ExampleValidator", "DataGate", "Trainer",
+                        "Transform", "DriftCheck", "ExampleValidator", "DataGate", "Trainer",
                         "ServableCheck", "Evaluator"],
 }
 EPOCHS = {"Transform": 2, "Trainer": 500, "VersionedPusher": 2}  # the Trainer's: until killed

@@ -19,7 +19,8 @@ CONFIG = PipelineConfig(pipeline_root="gs://bucket/root",
                         serving=ServingConfig("gs://bucket/serving", "movielens"), image=IMAGE)
 # Each component and the one it must run after.
 ORDER = [("StatisticsGen", "MovieLensExampleGen"), ("ExampleValidator", "StatisticsGen"),
-         ("DataGate", "ExampleValidator"), ("Trainer", "DataGate"),
+         ("DriftCheck", "StatisticsGen"), ("DataGate", "ExampleValidator"),
+         ("DataGate", "DriftCheck"), ("Trainer", "DataGate"),
          ("Transform", "MovieLensExampleGen"), ("Trainer", "Transform"),
          ("Evaluator", "Trainer"), ("ServableCheck", "Trainer"), ("VersionedPusher", "Evaluator"),
          ("VersionedPusher", "ServableCheck")]

@@ -65,6 +65,12 @@ def unseen_anomalies(unseen: Mapping[str, float], config: ValidationConfig) -> L
     return found
 
 
+def describe_unseen(unseen: Mapping[str, float]) -> str:
+    """One line for the run's output: the data passed, and how much of eval is unseen."""
+    return (f"Data: passed the DataGate; of eval's ratings, {unseen[UNSEEN_USERS]:.1%} are of "
+            f"users and {unseen[UNSEEN_MOVIES]:.1%} of movies unseen in train.")
+
+
 def refused(anomalies: List[Anomaly], config: ValidationConfig) -> List[Anomaly]:
     """The anomalies the config does not accept."""
     return [anomaly for anomaly in anomalies if anomaly.name not in config.accepted_anomalies]

@@ -3,8 +3,9 @@
 TFX's ExampleValidator records anomalies but never fails a run (its `blessed` property is
 read by nothing in TFX 1.16), and TFDV describes each split alone, so it cannot see an eval
 split of users or movies that train never rated. This component reads ExampleValidator's
-anomalies of every split and the unseen fractions the ExampleGen recorded, and raises
-DataAnomalies, one line naming each split, feature and anomaly, unless the config accepts it.
+anomalies of every split, the unseen fractions the ExampleGen recorded and, when the config
+asks (`block_on_drift`), the DriftCheck's drift, and raises DataAnomalies, one line naming
+each split, feature and anomaly, unless the config accepts it.
 The Trainer runs after it (`add_upstream_node`), on the local runner and on Kubeflow alike.
 """
 
@@ -20,7 +21,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components.data_gate import checks
 from components.data_gate.config import UNSEEN_MOVIES, UNSEEN_USERS, ValidationConfig
-from components.example_gen import executor
+from components.example_gen import layout
 
 
 def split_anomalies(anomalies: standard_artifacts.ExampleAnomalies
@@ -35,19 +36,25 @@ def split_anomalies(anomalies: standard_artifacts.ExampleAnomalies
 def DataGate(
     examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
     anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
+    drift_anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
     validation_config: tfx.dsl.components.Parameter[str],
     code_version: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
     """Raises checks.DataAnomalies on anomalies `validation_config` (ValidationConfig JSON)
-    does not accept. `examples`: only its unseen-id properties are read, never its data.
-    `code_version`: the digest of this code (components/code_version.py), a parameter only
-    so that an edit to it changes the cache key."""
+    does not accept: ExampleValidator's `anomalies`, eval's unseen ids, and with
+    `block_on_drift` the DriftCheck's `drift_anomalies`. `examples`: only its unseen-id
+    properties are read, never its data. `code_version`: the digest of this code
+    (components/code_version.py), a parameter only so that an edit to it changes the cache
+    key."""
     del code_version
     config = ValidationConfig.from_json(validation_config)
     schema = split_anomalies(anomalies)
-    unseen = {UNSEEN_USERS: examples.get_float_custom_property(executor.UNSEEN_USERS),
-              UNSEEN_MOVIES: examples.get_float_custom_property(executor.UNSEEN_MOVIES)}
+    unseen = {UNSEEN_USERS: examples.get_float_custom_property(layout.UNSEEN_USERS),
+              UNSEEN_MOVIES: examples.get_float_custom_property(layout.UNSEEN_MOVIES)}
     found = checks.verdict(schema, unseen, config)
+    if config.block_on_drift:
+        found += [anomaly for split, drifts in split_anomalies(drift_anomalies).items()
+                  for anomaly in checks.schema_anomalies(split, drifts)]
     for anomaly in found:
         logging.warning("DataGate: %s%s", anomaly,
                         "" if checks.refused([anomaly], config) else " (accepted)")

@@ -32,29 +32,23 @@ from tfx.types.artifact import Artifact
 from tfx_bsl.coders import example_coder
 
 from common import features
+from components.example_gen.layout import (
+    EVAL,
+    EVAL_SAMPLE,
+    GATE,
+    SPLITS,
+    TRAIN,
+    TRAIN_SAMPLE,
+    UNSEEN_MOVIES,
+    UNSEEN_USERS,
+)
 from components.movielens import sources
 from components.movielens.config import DataConfig
 from components.movielens.records import MovieLensData
 
 DATA_CONFIG_KEY = "data_config"
 SOURCE_FINGERPRINT_KEY = "source_fingerprint"
-TRAIN = "train"
-EVAL = "eval"
-# A seeded sample of eval, at most DataConfig.gate_examples ratings (all of eval when it is
-# smaller): what the Evaluator's gate reads, so its cost stops growing with the data.
-GATE = "gate"
-# Seeded samples of train and eval, at most DataConfig.statistics_examples ratings each: what
-# StatisticsGen describes, so that its cost (about 45 us a rating, most of it Beam reading
-# TFRecords in Python) stays a few seconds at any size (docs/data.md).
-TRAIN_SAMPLE = "train_sample"
-EVAL_SAMPLE = "eval_sample"
-SPLITS = (TRAIN, EVAL, GATE, TRAIN_SAMPLE, EVAL_SAMPLE)
 RATINGS_PER_SHARD = 500_000
-# Examples properties: the fraction of eval's ratings whose user (movie) has no rating in
-# train. TFDV's statistics describe each split alone; the data gate reads these
-# (components/data_gate/).
-UNSEEN_USERS = "eval_unseen_users"
-UNSEEN_MOVIES = "eval_unseen_movies"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,9 @@ that file is there. A model without a blessing, or one that TF Serving could not
 warm up (serving/servable.py), leaves the serving directory untouched; so does one whose
 newest served version was pushed from another pipeline root (this root's gate never compared
 a model with it; each version records its root in assets.extra/pushed_from.json), unless
-asked to replace it. A model already served as the newest version is not pushed twice.
+asked to replace it. Each version also holds the statistics of its training data
+(assets.extra/training_statistics.pb), which later runs measure drift against. A model
+already served as the newest version is not pushed twice.
 """
 
 import contextlib
@@ -25,10 +27,12 @@ from typing import Iterator, Optional
 
 import tensorflow as tf
 from tfx import v1 as tfx
-from tfx.types import standard_artifacts
+from tfx.components.statistics_gen.executor import DEFAULT_FILE_NAME as STATISTICS_FILE
+from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import path_utils
 
 from common import storage
+from components.example_gen.layout import TRAIN_SAMPLE
 from components.servable_check import component as servable_check
 from serving import contract
 
@@ -59,10 +63,14 @@ class UnknownServedVersion(Exception):
 PUSHED_FROM = os.path.join(contract.ASSETS_EXTRA, "pushed_from.json")
 
 
-def _mark(version: str, pipeline_root: str, model_uri: str) -> None:
+def _mark(version: str, pipeline_root: str, model_uri: str,
+          training_statistics: Optional[str]) -> None:
     tf.io.gfile.makedirs(os.path.dirname(os.path.join(version, PUSHED_FROM)))
     with tf.io.gfile.GFile(os.path.join(version, PUSHED_FROM), "w") as out:
         json.dump({"pipeline_root": pipeline_root, "model": model_uri}, out)
+    if training_statistics:
+        tf.io.gfile.copy(training_statistics, os.path.join(
+            version, contract.ASSETS_EXTRA, contract.TRAINING_STATISTICS_FILE), overwrite=True)
 
 
 def _pushed_from(version: str) -> Optional[str]:
@@ -161,18 +169,20 @@ def _alive(pid: int) -> bool:
 
 
 def push(source: str, serving_dir: str, model_name: str, pipeline_root: str = "",
-         replace_unknown_version: bool = False) -> str:
-    """Copies the SavedModel at `source` to the next version, recording `pipeline_root` in
-    it; returns the version's path. When the newest served version already holds this
-    model, nothing is copied and that version is returned. Locally the copy goes to a
-    staging directory renamed into place under the lock, so no two pushes take one number
-    and TF Serving never sees a half-written version.
+         replace_unknown_version: bool = False, training_statistics: Optional[str] = None
+         ) -> str:
+    """Copies the SavedModel at `source` to the next version, recording `pipeline_root` and
+    the `training_statistics` file in it; returns the version's path. When the newest served
+    version already holds this model, nothing is copied and that version is returned.
+    Locally the copy goes to a staging directory renamed into place under the lock, so no two
+    pushes take one number and TF Serving never sees a half-written version.
 
     Unless `replace_unknown_version`, a newest served version pushed from another root (or
     recording none) is not replaced (UnknownServedVersion); locally that check is made under
     the lock, so two pipelines cannot both pass it."""
     model_dir = os.path.join(serving_dir, model_name)
-    mark = lambda version: _mark(version, pipeline_root, source)  # noqa: E731
+    mark = lambda version: _mark(version, pipeline_root, source,  # noqa: E731
+                                 training_statistics)
 
     def decide() -> Optional[str]:
         newest = storage.newest_complete_version(model_dir)
@@ -216,7 +226,8 @@ class PushOutcome:
 def push_if_blessed_and_servable(model_uri: str, blessed: bool, serving_dir: str,
                                  model_name: str, pipeline_root: str,
                                  replace_unknown_version: bool = False,
-                                 not_servable: str = "") -> PushOutcome:
+                                 not_servable: str = "",
+                                 training_statistics: Optional[str] = None) -> PushOutcome:
     """Pushes the Trainer's serving model only if it is blessed, TF Serving can serve it (the
     ServableCheck's InfraBlessing; `not_servable` is its reason when it refused), and the
     newest served version was pushed from this pipeline root (whose gate compared the
@@ -228,7 +239,8 @@ def push_if_blessed_and_servable(model_uri: str, blessed: bool, serving_dir: str
         return PushOutcome(None, f"not servable by TF Serving, nothing pushed: {not_servable}")
     try:
         return PushOutcome(push(source, serving_dir, model_name, pipeline_root,
-                                replace_unknown_version), "blessed and servable")
+                                replace_unknown_version, training_statistics),
+                           "blessed and servable")
     except UnknownServedVersion as unknown:
         version, origin = unknown.args
         return PushOutcome(None, (
@@ -243,6 +255,7 @@ def VersionedPusher(
     model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
     model_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.ModelBlessing],
     infra_blessing: tfx.dsl.components.InputArtifact[standard_artifacts.InfraBlessing],
+    statistics: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleStatistics],
     pushed_model: tfx.dsl.components.OutputArtifact[standard_artifacts.PushedModel],
     serving_dir: tfx.dsl.components.Parameter[str],
     model_name: tfx.dsl.components.Parameter[str],
@@ -251,7 +264,7 @@ def VersionedPusher(
     code_version: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
     """Pushes a model the Evaluator blessed and the ServableCheck found servable, as the next
-    version.
+    version, with the `statistics` of its training data (train_sample).
     `code_version`: the digest of this code (components/code_version.py), a parameter only so
     that an edit to it changes the cache key."""
     del code_version
@@ -260,7 +273,9 @@ def VersionedPusher(
         model.uri, bool(model_blessing.get_int_custom_property("blessed")), serving_dir,
         model_name, pipeline_root, bool(replace_unknown_version),
         not_servable="" if servable else
-        infra_blessing.get_string_custom_property(servable_check.REASON))
+        infra_blessing.get_string_custom_property(servable_check.REASON),
+        training_statistics=os.path.join(
+            artifact_utils.get_split_uri([statistics], TRAIN_SAMPLE), STATISTICS_FILE))
     pushed_model.set_string_custom_property(PUSH_OUTCOME, outcome.reason)
     if outcome.refused_version:
         pushed_model.set_string_custom_property(REFUSED_VERSION, outcome.refused_version)

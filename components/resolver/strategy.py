@@ -24,8 +24,12 @@ from tfx import types
 from tfx import v1 as tfx
 
 from components.example_gen.executor import DATA_CONFIG_KEY
+from components.pusher.component import PUSHED, PUSHED_DESTINATION
 
 RESOLVER_ID = "latest_blessed_model_resolver"  # its node id: resolved anew on every run
+LATEST_PUSH_ID = "latest_push_resolver"  # the Pusher's latest record, for the DriftCheck
+RESOLVER_IDS = (RESOLVER_ID, LATEST_PUSH_ID)  # nodes with no outputs of their own to cache
+LATEST_PUSH = "latest_push"
 MODEL = "model"
 MODEL_BLESSING = "model_blessing"
 CANDIDATE = "candidate"
@@ -107,3 +111,32 @@ def latest_blessed_baseline(candidate: types.BaseChannel,
         strategy = LatestBlessedOtherModelStrategy
         channels[CANDIDATE] = candidate
     return tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id(RESOLVER_ID)
+
+
+class ServedPushStrategy(tfx.dsl.experimental.ResolverStrategy):
+    """The push record of the newest version this pipeline pushed: the first record naming
+    the destination of the latest record that pushed one; none before the first push. Later
+    runs that find the model already served write records of their own, which resolve to the
+    same first one, so a re-run with nothing changed stays cached."""
+
+    def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]
+                          ) -> Optional[Dict[str, List[types.Artifact]]]:
+        """The first record of the newest pushed destination in each channel, or none."""
+        result = {}
+        for key, artifacts in input_dict.items():
+            pushed = sorted((a for a in artifacts if a.get_int_custom_property(PUSHED) == 1),
+                            key=lambda artifact: artifact.id)
+            destinations = [a.get_string_custom_property(PUSHED_DESTINATION) for a in pushed]
+            result[key] = ([pushed[destinations.index(destinations[-1])]] if pushed else [])
+        return result
+
+
+def latest_push(tfx_strategy: bool = False) -> tfx.dsl.Resolver:
+    """The push record of the newest version this pipeline pushed (ServedPushStrategy).
+    `tfx_strategy` gives TFX's own LatestArtifactStrategy instead (the latest record, pushed
+    or not), which the Kubeflow Pipelines v2 compiler translates."""
+    return tfx.dsl.Resolver(
+        strategy_class=(tfx.dsl.experimental.LatestArtifactStrategy if tfx_strategy
+                        else ServedPushStrategy),
+        **{LATEST_PUSH: tfx.dsl.Channel(type=tfx.types.standard_artifacts.PushedModel)}
+    ).with_id(LATEST_PUSH_ID)
