@@ -17,9 +17,15 @@ TIMESTAMP = "timestamp"  # seconds since 1970
 MOVIE_TITLE = "movie_title"
 GENRES = "genres"  # genre names joined by '|', empty for none
 USER_ACTIVITY = "user_activity"  # bucket of the user's train-split rating count, for slicing
+MOVIE_POPULARITY = "movie_popularity"  # head, torso or tail by train ratings, for slicing
 
 # (bucket name, fewest training ratings): the Evaluator reports each bucket as a slice.
 ACTIVITY_BUCKETS = (("light (<50)", 0), ("medium (50-149)", 50), ("heavy (150+)", 150))
+
+# Movies by popularity, each bucket a third of train's ratings: the most rated movies that
+# hold the first third are the head, the next third the torso, the rest (and movies with no
+# train rating) the tail. The Evaluator reports each bucket as a slice.
+POPULARITY_BUCKETS = ("head", "torso", "tail")
 
 # Transformed features, as the Trainer reads them.
 USER_INDEX = "user_index"
@@ -38,6 +44,7 @@ _RAW_TYPES = {
     MOVIE_TITLE: schema_pb2.BYTES,
     GENRES: schema_pb2.BYTES,
     USER_ACTIVITY: schema_pb2.BYTES,
+    MOVIE_POPULARITY: schema_pb2.BYTES,
 }
 
 
@@ -60,3 +67,17 @@ def activity_buckets(train_ratings: np.ndarray) -> np.ndarray:
     fewest = [low for _, low in ACTIVITY_BUCKETS]
     names = np.array([name for name, _ in ACTIVITY_BUCKETS], dtype=object)
     return names[np.searchsorted(fewest, np.asarray(train_ratings), side="right") - 1]
+
+
+def popularity_buckets(train_ratings: np.ndarray) -> np.ndarray:
+    """The MOVIE_POPULARITY bucket of each movie, by its number of ratings in the train split:
+    a movie is in the head while the movies rated more than it hold less than a third of the
+    ratings, in the torso while they hold less than two thirds (equal counts, equal bucket)."""
+    counts = np.asarray(train_ratings, dtype=np.int64)
+    ascending = np.sort(counts)
+    at_most = np.cumsum(ascending)[np.searchsorted(ascending, counts, side="right") - 1] \
+        if len(counts) else counts
+    total = max(int(counts.sum()), 1)
+    bucket = np.minimum((3 * (total - at_most)) // total, 2)  # by the ratings of those above
+    bucket[counts == 0] = 2
+    return np.array(POPULARITY_BUCKETS, dtype=object)[bucket]

@@ -253,7 +253,7 @@ def _report_interrupt(config, signum: signal.Signals) -> int:
 def _print_gate(config, components) -> int:
     """Prints the gate's numbers, why a candidate was refused, and where the model went;
     returns the run's exit code (EXIT_NOT_BLESSED, EXIT_NOT_PUSHED or 0)."""
-    from components.evaluator.gate import describe_failure, gate_summary
+    from components.evaluator.gate import describe_failure, gate_summary, slice_table, slices
     from components.pusher.component import PUSH_OUTCOME, PUSHED, PUSHED_DESTINATION, PUSHED_MODEL
     from pipeline import local_runner
     from pipeline.pipeline import EVALUATOR, PUSHER, TRAINER
@@ -286,6 +286,8 @@ def _print_gate(config, components) -> int:
           f"{gate['top_k_accuracy']:.4f} = {gate['top_k_over_baseline']:.2f} x the most popular "
           f"movies' {gate['baseline_top_k_accuracy']:.4f} (at least "
           f"{bounds.min_top_k_over_baseline} x){absolute}; {compared}: {verdict}.")
+    print("Slices of the gate split (reported; the gate decides on the whole):")
+    print("\n".join(slice_table(slices(evaluator.outputs["evaluation"]), config.model.top_k)))
     if not gate["passed"]:
         return EXIT_NOT_BLESSED
     pusher = next((c for c in components if c.component == PUSHER), None)

@@ -50,7 +50,7 @@ def exported(tmp_path_factory):
     rows = [{features.USER_ID: [u], features.MOVIE_ID: [m], features.RATING: [float(r)],
              features.TIMESTAMP: [int(t)], features.MOVIE_TITLE: [raw.movies[m].title],
              features.GENRES: ["|".join(raw.movies[m].genres)],
-             features.USER_ACTIVITY: ["light (<50)"]}
+             features.USER_ACTIVITY: ["light (<50)"], features.MOVIE_POPULARITY: ["head"]}
             for u, m, r, t in zip(raw.user_ids, raw.movie_ids, raw.ratings, raw.timestamps)]
     train_rows = [row for row, e in zip(rows, is_eval) if not e]
     metadata = tft.DatasetMetadata(schema_utils.schema_from_feature_spec(

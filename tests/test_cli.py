@@ -110,6 +110,13 @@ def test_run_reports_the_gate_and_the_pushed_version_in_a_bucket(capsys, tmp_pat
     assert "blessed." in out and "NOT blessed" not in out
     assert f"Serving: {serving}/movielens/1\n" in out
     assert tf.io.gfile.exists(f"{serving}/movielens/1/saved_model.pb")
+    # Every slice the Evaluator measured, one line each, the whole first.
+    table = out.split("Slices of the gate split (reported; the gate decides on the whole):\n")[1]
+    rows = [line for line in table.splitlines()[1:] if line.startswith("  ")]
+    names = [line[2:].split("  ")[0] for line in rows]
+    assert names[0] == "all" and names[-3:] == [
+        "movie_popularity head", "movie_popularity torso", "movie_popularity tail"]
+    assert all(name.startswith("user_activity ") for name in names[1:-3])
 
 
 @pytest.mark.slow

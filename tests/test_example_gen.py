@@ -174,6 +174,26 @@ def test_activity_buckets_by_training_ratings():
         "heavy (150+)"]
 
 
+def test_popularity_buckets_hold_a_third_of_train_ratings_each():
+    # A long tail, as MovieLens' (there: 119, 242 and 1,321 movies on ml-100k).
+    counts = np.random.default_rng(0).permutation((3000 / np.arange(1, 3001) ** 0.9).astype(int))
+    counts[:50] = 0  # movies rated only in eval
+    buckets = features.popularity_buckets(counts)
+    shares = {name: counts[buckets == name].sum() / counts.sum()
+              for name in features.POPULARITY_BUCKETS}
+    # Off a third by at most the ratings of one count's movies (equal counts go together).
+    values, times = np.unique(counts, return_counts=True)
+    largest = (values * times).max() / counts.sum()
+    assert abs(shares["head"] - 1 / 3) <= largest and abs(shares["torso"] - 1 / 3) <= largest
+    # More rated movies are never in a less popular bucket; unrated ones are tail.
+    rank = {name: i for i, name in enumerate(features.POPULARITY_BUCKETS)}
+    order = np.argsort(-counts, kind="stable")
+    assert all(np.diff([rank[name] for name in buckets[order]]) >= 0)
+    assert set(buckets[:50]) == {"tail"}
+    assert (buckets == "head").sum() < (buckets == "torso").sum() < (buckets == "tail").sum()
+    assert features.popularity_buckets(np.array([0, 0])).tolist() == ["tail", "tail"]
+
+
 def test_each_rating_keeps_its_own_user_movie_and_bucket_in_any_shard():
     """Codes into the distinct users and movies, taken per shard, give back every rating."""
     config = DataConfig(synthetic=SyntheticConfig(30, 50, 600))
@@ -183,6 +203,9 @@ def test_each_rating_keeps_its_own_user_movie_and_bucket_in_any_shard():
     examples = _examples(executor.record_batch(encoded, rows))
     train_counts = {user: int(((data.user_ids == user) & ~is_eval).sum())
                     for user in set(data.user_ids.tolist())}
+    movies = sorted(set(data.movie_ids.tolist()))
+    popularity = dict(zip(movies, features.popularity_buckets(np.array(
+        [int(((data.movie_ids == movie) & ~is_eval).sum()) for movie in movies]))))
     for row, example in zip(rows.tolist(), examples):
         feature = example.features.feature
         user, movie = data.user_ids[row], data.movie_ids[row]
@@ -193,3 +216,5 @@ def test_each_rating_keeps_its_own_user_movie_and_bucket_in_any_shard():
         assert feature[features.RATING].float_list.value == [data.ratings[row]]
         assert feature[features.USER_ACTIVITY].bytes_list.value == [
             features.activity_buckets(np.array([train_counts[user]]))[0].encode()]
+        assert feature[features.MOVIE_POPULARITY].bytes_list.value == [
+            popularity[movie].encode()]

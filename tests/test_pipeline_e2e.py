@@ -22,7 +22,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from common import features, storage
 from components.data_gate.component import split_anomalies
 from components.evaluator.config import GateConfig
-from components.evaluator.gate import gate_summary
+from components.evaluator.gate import gate_summary, slices
 from components.example_gen import executor
 from components.movielens import synthetic
 from components.movielens.config import DataConfig
@@ -133,6 +133,20 @@ def test_the_servable_check_is_a_component_that_writes_an_infra_blessing(first_r
     blessing = check.properties["infra_blessing"]
     assert blessing["blessed"] == 1 and blessing["servable_check"] == servable_check.SERVABLE
     assert os.path.isfile(os.path.join(check.outputs["infra_blessing"], "INFRA_BLESSED"))
+
+
+def test_the_evaluator_measures_activity_and_popularity_slices(first_run):
+    """Each slice's examples add up to the whole gate split's."""
+    _, runs, _ = first_run
+    rows = slices(_by_name(runs)["Evaluator"].outputs["evaluation"])
+    assert rows[0]["slice"] == "all"
+    popularity = [row for row in rows if row["slice"].startswith(features.MOVIE_POPULARITY)]
+    activity = [row for row in rows if row["slice"].startswith(features.USER_ACTIVITY)]
+    assert [row["slice"].split()[1] for row in popularity] == list(features.POPULARITY_BUCKETS)
+    assert len(rows) == 1 + len(popularity) + len(activity) and activity
+    for sliced in (popularity, activity):
+        assert sum(row["examples"] for row in sliced) == rows[0]["examples"]
+    assert all(0 < row["rmse"] < 5 and 0 <= row["top_k_accuracy"] <= 1 for row in rows)
 
 
 def test_the_data_is_validated_by_tfx_before_the_trainer(first_run):

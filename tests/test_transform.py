@@ -14,7 +14,8 @@ from components.transform.preprocessing import preprocessing_fn
 def _raw(user, movie, rating):
     return {features.USER_ID: [user], features.MOVIE_ID: [movie], features.RATING: [rating],
             features.TIMESTAMP: [881250949], features.MOVIE_TITLE: [f"title {movie}"],
-            features.GENRES: ["Drama|War"], features.USER_ACTIVITY: ["light (<50)"]}
+            features.GENRES: ["Drama|War"], features.USER_ACTIVITY: ["light (<50)"],
+            features.MOVIE_POPULARITY: ["tail"]}
 
 
 @pytest.fixture(scope="module")

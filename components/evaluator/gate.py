@@ -21,6 +21,8 @@ from components.evaluator import metrics as gate_metrics
 from components.evaluator.config import GateConfig
 from serving import contract
 
+# The slices the Evaluator reports beside the whole gate split (it gates on the whole only).
+SLICED_BY = (features.USER_ACTIVITY, features.MOVIE_POPULARITY)
 RATING_OUTPUT = gate_metrics.RATING_OUTPUT
 TOP_K_OUTPUT = gate_metrics.TOP_K_OUTPUT
 RMSE = gate_metrics.ROOT_MEAN_SQUARED_ERROR
@@ -82,8 +84,8 @@ def eval_config(gate: GateConfig, code_version: str = "") -> tfma.EvalConfig:
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=contract.SERVING_DEFAULT,
                                     label_keys={output: features.RATING for output in outputs})],
-        slicing_specs=[tfma.SlicingSpec(),
-                       tfma.SlicingSpec(feature_keys=[features.USER_ACTIVITY])],
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[feature])
+                                              for feature in SLICED_BY],
         metrics_specs=[
             tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"), rmse,
                                       rmse_ratio], output_names=[RATING_OUTPUT]),
@@ -130,6 +132,54 @@ def gate_summary(evaluation_uri: str) -> Dict[str, Any]:
                                           / summary["top_k_over_baseline"])
     summary["failures"] = failures(validation, summary)
     return summary
+
+
+def slices(evaluation_uri: str) -> List[Dict[str, Any]]:
+    """Each slice the Evaluator measured, the whole gate split first, then SLICED_BY's buckets
+    in order: {"slice": its name, "examples", "rmse", "rmse_over_baseline",
+    "top_k_accuracy", "top_k_over_baseline"}."""
+    result = tfma.load_eval_result(evaluation_uri)
+    rows = []
+    for slice_key, metrics in result.slicing_metrics:
+        def value(output: str, name: str) -> float:
+            # TFMA writes a ratio's Infinity or NaN (no baseline hit in a slice) as text.
+            return float(metrics[output][""][name]["doubleValue"])
+
+        name = " ".join(f"{feature} {bucket.decode() if isinstance(bucket, bytes) else bucket}"
+                        for feature, bucket in slice_key) or "all"
+        rows.append({"slice": name, "key": slice_key,
+                     "examples": int(value(RATING_OUTPUT, "example_count")),
+                     "rmse": value(RATING_OUTPUT, RMSE),
+                     "rmse_over_baseline": value(RATING_OUTPUT, gate_metrics.RMSE_OVER_BASELINE),
+                     "top_k_accuracy": value(TOP_K_OUTPUT, TOP_K_ACCURACY),
+                     "top_k_over_baseline": value(TOP_K_OUTPUT,
+                                                  gate_metrics.TOP_K_OVER_BASELINE)})
+    rows.sort(key=_slice_order)
+    for row in rows:
+        del row["key"]
+    return rows
+
+
+def _slice_order(row: Dict[str, Any]) -> tuple:
+    """The whole first, then each SLICED_BY feature's buckets in their declared order."""
+    if not row["key"]:
+        return (-1, 0)
+    [(feature, bucket)] = row["key"]
+    bucket = bucket.decode() if isinstance(bucket, bytes) else str(bucket)
+    order = {features.USER_ACTIVITY: [name for name, _ in features.ACTIVITY_BUCKETS],
+             features.MOVIE_POPULARITY: list(features.POPULARITY_BUCKETS)}.get(feature, [])
+    return (SLICED_BY.index(feature) if feature in SLICED_BY else len(SLICED_BY),
+            order.index(bucket) if bucket in order else len(order))
+
+
+def slice_table(rows: List[Dict[str, Any]], top_k: int) -> List[str]:
+    """`slices` as aligned lines for the run's output."""
+    width = max(len(row["slice"]) for row in rows)
+    lines = [f"  {'slice':<{width}}  ratings    RMSE  x mean  top-{top_k:<3} x popular"]
+    lines += [f"  {row['slice']:<{width}}  {row['examples']:7,}  {row['rmse']:6.4f}  "
+              f"{row['rmse_over_baseline']:6.2f}  {row['top_k_accuracy']:6.4f}  "
+              f"{row['top_k_over_baseline']:9.2f}" for row in rows]
+    return lines
 
 
 def failures(validation, summary: Dict[str, Any]) -> List[Dict[str, Any]]:

@@ -64,6 +64,7 @@ class EncodedRatings:
     titles: pa.Array  # per distinct movie
     genres: pa.Array  # per distinct movie: genre names joined by '|'
     activity: pa.Array  # per distinct user: the bucket of their train-split rating count
+    popularity: pa.Array  # per distinct movie: the bucket of its train-split rating count
     ratings: np.ndarray  # float32 stars
     timestamps: np.ndarray  # int64
 
@@ -77,7 +78,8 @@ def _dictionary(ids: np.ndarray) -> Tuple[pa.Array, np.ndarray]:
 
 
 def encode(data: MovieLensData, is_eval: np.ndarray) -> EncodedRatings:
-    """Every rating joined with its movie's metadata and its user's activity bucket."""
+    """Every rating joined with its movie's metadata and popularity bucket, and its user's
+    activity bucket."""
     users, user_codes = _dictionary(data.user_ids)
     movies, movie_codes = _dictionary(data.movie_ids)
     catalogue = [data.movies[movie] for movie in movies.cast(pa.large_string()).to_pylist()]
@@ -89,6 +91,8 @@ def encode(data: MovieLensData, is_eval: np.ndarray) -> EncodedRatings:
         genres=pa.array(["|".join(movie.genres).encode() for movie in catalogue],
                         pa.large_binary()),
         activity=pa.array([name.encode() for name in activity], pa.large_binary()),
+        popularity=pa.array([name.encode() for name in features.popularity_buckets(
+            np.bincount(movie_codes[~is_eval], minlength=len(movies)))], pa.large_binary()),
         ratings=np.asarray(data.ratings, np.float32),
         timestamps=np.asarray(data.timestamps, np.int64))
 
@@ -106,6 +110,7 @@ def record_batch(encoded: EncodedRatings, rows: np.ndarray) -> pa.RecordBatch:
         features.MOVIE_TITLE: encoded.titles.take(movie_codes),
         features.GENRES: encoded.genres.take(movie_codes),
         features.USER_ACTIVITY: encoded.activity.take(user_codes),
+        features.MOVIE_POPULARITY: encoded.popularity.take(movie_codes),
     }
     return pa.RecordBatch.from_arrays(
         [pa.LargeListArray.from_arrays(offsets, values) for values in columns.values()],
