@@ -44,6 +44,9 @@ TITLE = "title"  # lookup_movie's
 TOP_K_HIT = "top_k_hit"  # serving_default's: 1 where the example's movie is in the top k
 BASELINE_RATING = "baseline_rating"  # serving_default's: the global mean, in stars
 BASELINE_TOP_K_HIT = "baseline_top_k_hit"  # serving_default's: the most popular top k
+TOP_K_MOVIES = "top_k_movies"  # serving_default's: the catalogue rows of the user's top k
+BASELINE_TOP_K_MOVIES = "baseline_top_k_movies"  # serving_default's: the most popular's
+CATALOGUE_SIZE = "catalogue_size"  # serving_default's: the movies the model can rank
 
 MAX_BATCH = {RETRIEVE: 1_024, RECOMMEND: 1_024, RATE: 16_384, LOOKUP_MOVIE: 16_384}
 

@@ -175,6 +175,11 @@ def test_serving_default_reads_examples_for_the_evaluator(exported):
     examples = [warmup._example(user, movie) for movie in (top[0], top[-1], outside)]
     got = _call(exported, "serving_default", examples=examples)
     np.testing.assert_array_equal(got["top_k_hit"], [1.0, 1.0, 0.0])
+    # The top k it counts hits in, as catalogue rows, for the Evaluator's coverage.
+    rows = [exported["movie_ids"].index(movie) for movie in top]
+    assert got["top_k_movies"].tolist() == [rows] * 3
+    assert got["catalogue_size"].tolist() == [len(exported["movie_ids"])] * 3
+    assert got["baseline_top_k_movies"].shape == (3, len(top))
     rated = _call(exported, "rate", user_id=[user] * 3,
                   movie_id=[top[0], top[-1], outside])["rating"]
     np.testing.assert_allclose(got["rating"], rated, rtol=1e-5)

@@ -359,6 +359,13 @@ def test_the_gates_numbers_are_the_models_outputs_on_the_gate_split(first_run):
     assert gate["top_k_accuracy"] == pytest.approx(hits["top_k_hit"], rel=1e-6)
     assert gate["top_k_over_baseline"] == pytest.approx(
         hits["top_k_hit"] / hits["baseline_top_k_hit"], rel=1e-6)
+    # Catalogue coverage: the distinct movies of every example's top k, over the catalogue.
+    [catalogue] = set(out["catalogue_size"].tolist())
+    whole = slices(_by_name(runs)["Evaluator"].outputs["evaluation"])[0]
+    for name, output in (("coverage", "top_k_movies"),
+                         ("baseline_coverage", "baseline_top_k_movies")):
+        assert whole[name] == pytest.approx(len(np.unique(out[output])) / catalogue)
+    assert 0 < whole["baseline_coverage"] <= 1 and 0 < whole["coverage"] <= 1
 
 
 def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(first_run, tmp_path):

@@ -235,7 +235,9 @@ class RecommenderModule(tf.Module):
         and the same for the naive baselines (baseline_rating, baseline_top_k_hit).
 
         top_k_hit is 1 where the example's movie is among the user's top k as `retrieve`
-        serves them, so its mean over eval examples is the top-k accuracy.
+        serves them, so its mean over eval examples is the top-k accuracy. top_k_movies are
+        those k (catalogue rows, with the baseline's and the catalogue's size), from which the
+        Evaluator measures the catalogue coverage of the recommendations.
         """
         spec = {name: tf.io.FixedLenFeature([1], tf.string)
                 for name in (features.USER_ID, features.MOVIE_ID)}
@@ -249,7 +251,11 @@ class RecommenderModule(tf.Module):
         return {contract.RATING: _stars(self._rate(user_index, movie_index)),
                 contract.TOP_K_HIT: _hit(top.indices, movie_index),
                 contract.BASELINE_RATING: _stars(tf.fill(tf.shape(user_index), global_mean)),
-                contract.BASELINE_TOP_K_HIT: _hit(most_popular.indices, movie_index)}
+                contract.BASELINE_TOP_K_HIT: _hit(most_popular.indices, movie_index),
+                contract.TOP_K_MOVIES: tf.cast(top.indices, tf.int64),
+                contract.BASELINE_TOP_K_MOVIES: tf.cast(most_popular.indices, tf.int64),
+                contract.CATALOGUE_SIZE: tf.fill(tf.shape(user_index),
+                                                 tf.constant(self.num_movies, tf.int64))}
 
 
 def export(module: RecommenderModule, directory: str, example_user_id: str,

@@ -89,7 +89,11 @@ def eval_config(gate: GateConfig, code_version: str = "") -> tfma.EvalConfig:
         metrics_specs=[
             tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"), rmse,
                                       rmse_ratio], output_names=[RATING_OUTPUT]),
-            tfma.MetricsSpec(metrics=[top_k, top_k_ratio], output_names=[TOP_K_OUTPUT]),
+            tfma.MetricsSpec(metrics=[top_k, top_k_ratio,
+                                      _metric("CatalogueCoverage", gate_metrics.__name__),
+                                      _metric("BaselineCatalogueCoverage",
+                                              gate_metrics.__name__)],
+                             output_names=[TOP_K_OUTPUT]),
         ])
 
 
@@ -137,7 +141,8 @@ def gate_summary(evaluation_uri: str) -> Dict[str, Any]:
 def slices(evaluation_uri: str) -> List[Dict[str, Any]]:
     """Each slice the Evaluator measured, the whole gate split first, then SLICED_BY's buckets
     in order: {"slice": its name, "examples", "rmse", "rmse_over_baseline",
-    "top_k_accuracy", "top_k_over_baseline"}."""
+    "top_k_accuracy", "top_k_over_baseline", "coverage", "baseline_coverage"} (coverage: the
+    share of the catalogue in the top k of at least one of the slice's examples)."""
     result = tfma.load_eval_result(evaluation_uri)
     rows = []
     for slice_key, metrics in result.slicing_metrics:
@@ -153,7 +158,10 @@ def slices(evaluation_uri: str) -> List[Dict[str, Any]]:
                      "rmse_over_baseline": value(RATING_OUTPUT, gate_metrics.RMSE_OVER_BASELINE),
                      "top_k_accuracy": value(TOP_K_OUTPUT, TOP_K_ACCURACY),
                      "top_k_over_baseline": value(TOP_K_OUTPUT,
-                                                  gate_metrics.TOP_K_OVER_BASELINE)})
+                                                  gate_metrics.TOP_K_OVER_BASELINE),
+                     "coverage": value(TOP_K_OUTPUT, gate_metrics.CATALOGUE_COVERAGE),
+                     "baseline_coverage": value(TOP_K_OUTPUT,
+                                                gate_metrics.BASELINE_CATALOGUE_COVERAGE)})
     rows.sort(key=_slice_order)
     for row in rows:
         del row["key"]
@@ -175,10 +183,12 @@ def _slice_order(row: Dict[str, Any]) -> tuple:
 def slice_table(rows: List[Dict[str, Any]], top_k: int) -> List[str]:
     """`slices` as aligned lines for the run's output."""
     width = max(len(row["slice"]) for row in rows)
-    lines = [f"  {'slice':<{width}}  ratings    RMSE  x mean  top-{top_k:<3} x popular"]
+    lines = [f"  {'slice':<{width}}  ratings    RMSE  x mean  top-{top_k:<3} x popular  "
+             "coverage (popular's)"]
     lines += [f"  {row['slice']:<{width}}  {row['examples']:7,}  {row['rmse']:6.4f}  "
               f"{row['rmse_over_baseline']:6.2f}  {row['top_k_accuracy']:6.4f}  "
-              f"{row['top_k_over_baseline']:9.2f}" for row in rows]
+              f"{row['top_k_over_baseline']:9.2f}  {row['coverage']:8.1%} "
+              f"({row['baseline_coverage']:.1%})" for row in rows]
     return lines
 
 

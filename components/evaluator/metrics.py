@@ -9,7 +9,10 @@ top-k accuracy, and their ratios to the baseline's, so one bound works on any da
 - `root_mean_squared_error`: RMSE of `rating` in stars;
 - `rmse_over_baseline`: RMSE of `rating` / RMSE of `baseline_rating` (below 1: better);
 - `top_k_accuracy`: the mean of `top_k_hit`;
-- `top_k_over_baseline`: top-k accuracy / the most-popular ranking's (above 1: better).
+- `top_k_over_baseline`: top-k accuracy / the most-popular ranking's (above 1: better);
+- `catalogue_coverage`: the share of the catalogue in at least one example's top k (the
+  recommendations of the slice's users), and `baseline_catalogue_coverage`, the most-popular
+  ranking's; reported, not gated.
 
 All four are read from one pass of one combiner over the examples (`_GateSums`): TFMA's own
 MeanSquaredError and MeanPrediction each took a combiner a metric and output, with TFMA's
@@ -20,7 +23,7 @@ ml-100k's 20,000 gate examples: 17.5 of 33 s, 14 of them in that conversion).
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Set, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -36,6 +39,8 @@ ROOT_MEAN_SQUARED_ERROR = "root_mean_squared_error"  # as TFMA's Keras-wrapped o
 RMSE_OVER_BASELINE = "rmse_over_baseline"
 TOP_K_ACCURACY = "top_k_accuracy"
 TOP_K_OVER_BASELINE = "top_k_over_baseline"
+CATALOGUE_COVERAGE = "catalogue_coverage"
+BASELINE_CATALOGUE_COVERAGE = "baseline_catalogue_coverage"
 # The sums a gate combiner keeps, in this order: each output's squared error against the
 # label (the example's stars) for the rating outputs, its value for the top-k outputs.
 _SUMMED = (RATING_OUTPUT, BASELINE_OUTPUTS[RATING_OUTPUT], TOP_K_OUTPUT,
@@ -121,6 +126,69 @@ def _computations(name: str, value, eval_config=None, model_name: str = "",
     return [metric_types.MetricComputation(keys=[sums], preprocessors=None,
                                            combiner=_GateSums(sums)),
             metric_types.DerivedMetricComputation(keys=[key], result=result)]
+
+
+class _Recommended(beam.CombineFn):
+    """For one model: the catalogue rows in any example's top k (`output`), and the
+    catalogue's size."""
+
+    def __init__(self, key: metric_types.MetricKey, output: str):
+        self._key, self._output = key, output
+
+    def create_accumulator(self) -> Tuple[Set[int], int]:
+        return set(), 0
+
+    def add_input(self, accumulator: Tuple[Set[int], int],
+                  element: metric_types.StandardMetricInputs) -> Tuple[Set[int], int]:
+        movies, size = accumulator
+        tree = element.prediction
+        model = self._key.model_name
+        if model and isinstance(tree, dict) and model in tree:
+            tree = tree[model]
+        movies.update(np.asarray(tree[self._output]).reshape(-1).tolist())
+        return movies, max(size, int(_value(tree, "", contract.CATALOGUE_SIZE)))
+
+    def merge_accumulators(self, accumulators) -> Tuple[Set[int], int]:
+        movies: Set[int] = set()
+        size = 0
+        for other, other_size in accumulators:
+            movies |= other
+            size = max(size, other_size)
+        return movies, size
+
+    def extract_output(self, accumulator: Tuple[Set[int], int]
+                       ) -> Dict[metric_types.MetricKey, float]:
+        movies, size = accumulator
+        return {self._key: len(movies) / size if size else 0.0}
+
+
+def _coverage(output: str):
+    def computations(name: str, eval_config=None, model_name: str = "", output_name: str = "",
+                     example_weighted: bool = False,
+                     sub_key: Optional[metric_types.SubKey] = None
+                     ) -> metric_types.MetricComputations:
+        del eval_config, sub_key
+        key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                     example_weighted=example_weighted)
+        return [metric_types.MetricComputation(keys=[key], preprocessors=None,
+                                               combiner=_Recommended(key, output))]
+    return computations
+
+
+class CatalogueCoverage(metric_types.Metric):
+    """The share of the catalogue that is in at least one example's top k."""
+
+    def __init__(self, name: str = CATALOGUE_COVERAGE):
+        super().__init__(metric_util.merge_per_key_computations(
+            _coverage(contract.TOP_K_MOVIES)), name=name)
+
+
+class BaselineCatalogueCoverage(metric_types.Metric):
+    """The same of the most-popular ranking (its top k less each user's seen movies)."""
+
+    def __init__(self, name: str = BASELINE_CATALOGUE_COVERAGE):
+        super().__init__(metric_util.merge_per_key_computations(
+            _coverage(contract.BASELINE_TOP_K_MOVIES)), name=name)
 
 
 class _GateMetric(metric_types.Metric):
