@@ -3,7 +3,8 @@
 Writes `<report_dir>/pipeline.json` and `pipeline.md`: the wall time of each component and
 of each run (measured in this process, after imports), where the Trainer's time goes, how
 far its steps are from this machine's matrix-product rate (measured in the same run), and
-the gate's metrics.
+the gate's metrics, and what data validation (StatisticsGen, ExampleValidator, DriftCheck,
+DataGate) adds to the cold run, as a ratio to the rest of the same run.
 """
 
 from __future__ import annotations
@@ -18,10 +19,29 @@ from typing import Callable, Dict, List
 import tensorflow as tf
 
 from components.evaluator.gate import gate_summary
+from components.resolver.strategy import LATEST_PUSH_ID
 from pipeline import files, local_runner
 from pipeline.config import PipelineConfig, ServingConfig
-from pipeline.pipeline import EVALUATOR, TRAINER
+from pipeline.pipeline import (
+    DATA_GATE,
+    DRIFT_CHECK,
+    EVALUATOR,
+    EXAMPLE_VALIDATOR,
+    STATISTICS_GEN,
+    TRAINER,
+)
 from trainer import task
+
+# The steps data validation adds to a run (ExampleGen's writing of the samples they read is
+# inside its own time).
+DATA_VALIDATION = (STATISTICS_GEN, EXAMPLE_VALIDATOR, LATEST_PUSH_ID, DRIFT_CHECK, DATA_GATE)
+
+
+def validation_cost(components: List[Dict]) -> Dict:
+    """The data validation steps' seconds in a run, the other components', and the ratio."""
+    added = sum(c["seconds"] for c in components if c["component"] in DATA_VALIDATION)
+    rest = sum(c["seconds"] for c in components if c["component"] not in DATA_VALIDATION)
+    return {"seconds": added, "rest": rest, "ratio": added / rest if rest else 0.0}
 
 
 def _timed_run(config: PipelineConfig) -> Dict:
@@ -87,6 +107,7 @@ def run(config: PipelineConfig, report_dir: str, log: Callable[[str], None] = pr
         **files.report_header(config.data.source),
         "beam_pipeline_args": config.beam_pipeline_args,
         "cold": cold, "cached": cached, "gate": gate, "trainer": trainer,
+        "validation": validation_cost(cold["components"]),
     }
     files.publish_text(os.path.join(report_dir, "pipeline.json"), json.dumps(report, indent=2))
     files.publish_text(os.path.join(report_dir, "pipeline.md"), markdown(report))
@@ -114,6 +135,10 @@ def markdown(report: Dict) -> str:
                      f"{again['seconds']:.1f}{state} |")
     lines.append(f"| **whole run** | **{report['cold']['seconds']:.1f}** | "
                  f"**{report['cached']['seconds']:.1f}** |")
+    validation = report["validation"]
+    lines += ["", f"Data validation ({', '.join(DATA_VALIDATION)}) took "
+              f"{validation['seconds']:.1f} s of the cold run, {validation['ratio']:.1%} over "
+              f"the other components' {validation['rest']:.1f} s (the issue's bound: 15%)."]
     trainer = report["trainer"]
     lines += ["", f"## Where the Trainer's {trainer['seconds']:.1f} s went", "",
               "| part | seconds |", "|---|---|"]

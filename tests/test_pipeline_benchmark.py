@@ -41,3 +41,10 @@ def test_bench_pipeline_reports_components_trainer_parts_and_step_cost(tmp_path)
     assert f"## Where the Trainer's {trainer['seconds']:.1f} s went" in page
     assert "of this machine's float32 matrix product" in page
     assert lines[2].startswith("cached re-run:") and "matrix-product rate" in lines[3]
+    # What data validation adds: its steps' time over the rest of the same cold run.
+    validation = report["validation"]
+    added = sum(cold[name]["seconds"] for name in benchmark.DATA_VALIDATION)
+    assert validation["seconds"] == pytest.approx(added) and added > 0
+    assert validation["ratio"] == pytest.approx(added / (sum(
+        c["seconds"] for c in cold.values()) - added))
+    assert "Data validation (StatisticsGen, ExampleValidator, " in page
