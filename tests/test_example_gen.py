@@ -9,7 +9,7 @@ from tfx_bsl.coders import example_coder
 
 from common import features
 from common.config_error import ConfigError
-from components.example_gen import executor
+from components.example_gen import executor, layout
 from components.movielens import sources, synthetic
 from components.movielens.config import DataConfig
 from components.movielens.records import Movie, MovieLensData
@@ -102,8 +102,8 @@ def test_executor_writes_every_split_and_marks_the_artifact(tmp_path, beam_worke
     assert _read(os.path.join(tmp_path, "Split-eval_sample", "*.gz")) == evaluation
     # What TFDV cannot see, recorded for the data gate: each eval rating's user and movie
     # has train ratings in this data, so none is unseen.
-    assert examples.get_float_custom_property(executor.UNSEEN_USERS) == 0.0
-    assert examples.get_float_custom_property(executor.UNSEEN_MOVIES) == 0.0
+    assert examples.get_float_custom_property(layout.UNSEEN_USERS) == 0.0
+    assert examples.get_float_custom_property(layout.UNSEEN_MOVIES) == 0.0
 
 
 def test_samples_are_seeded_bounded_and_all_of_a_small_split():
@@ -127,7 +127,7 @@ def test_unseen_fractions_count_eval_ratings_of_ids_train_never_rated():
     is_eval = np.array([False, True, True, True, True])
     rows = {executor.TRAIN: np.flatnonzero(~is_eval), executor.EVAL: np.flatnonzero(is_eval)}
     assert executor.unseen_fractions(executor.encode(data, is_eval), rows) == {
-        executor.UNSEEN_USERS: 0.5, executor.UNSEEN_MOVIES: 0.5}
+        layout.UNSEEN_USERS: 0.5, layout.UNSEEN_MOVIES: 0.5}
 
 
 def test_data_config_round_trips_through_json(tmp_path):

@@ -23,7 +23,7 @@ from common import features, storage
 from components.data_gate.component import split_anomalies
 from components.evaluator.config import GateConfig
 from components.evaluator.gate import gate_summary, slices
-from components.example_gen import executor
+from components.example_gen import layout
 from components.movielens import synthetic
 from components.movielens.config import DataConfig
 from components.movielens.records import DataFormatError
@@ -164,7 +164,7 @@ def test_the_data_is_validated_by_tfx_before_the_trainer(first_run):
                for found in split_anomalies(anomalies).values())
     assert by_name["DataGate"].started < by_name["Trainer"].started
     unseen = by_name["MovieLensExampleGen"].properties["examples"]
-    assert unseen[executor.UNSEEN_USERS] == 0.0 and 0.0 <= unseen[executor.UNSEEN_MOVIES] < 0.01
+    assert unseen[layout.UNSEEN_USERS] == 0.0 and 0.0 <= unseen[layout.UNSEEN_MOVIES] < 0.01
 
 
 # What a user types to try the pushed model: saved_model_cli runs it with TF Serving's loader.
