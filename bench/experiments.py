@@ -37,7 +37,12 @@ BASELINE = "most-popular"
 QUALITY = ("rmse_stars", "top10_5star", "top10_5star_seen_excluded", "top100", "recall@10",
            "ndcg@10")
 METRICS = ("rmse_stars", "rmse_unit", "top10_5star", "top10_5star_seen_excluded", "top100",
-           "recall@10", "ndcg@10", "train_seconds", "examples_per_second", "epochs")
+           "recall@10", "ndcg@10", metrics.COVERAGE, "train_seconds", "examples_per_second",
+           "epochs")
+# By slice (the Evaluator's slices, trainer.metrics.slices): metric -> its heading.
+SLICE_METRICS = {metrics.TOP_10: "top-10 accuracy on all eval pairs, seen excluded",
+                 metrics.COVERAGE: "catalogue coverage of the top 10, seen excluded",
+                 "rmse_stars": "RMSE (stars)"}
 # Targets of the multi-task model: an absolute RMSE; the ranking metrics at least a multiple
 # of the best ranking peer's; and within SPECIALISED_GAP of the better specialised setting on
 # every metric. By release (issue 11 for ml-100k, issue 22 for ml-1m); other data: ml-100k's.
@@ -88,9 +93,8 @@ def evaluate(model: MultiTaskRecommender, train_set: Ratings, eval_set: Ratings,
     movie_index = tf.constant(eval_set.movie_index)
     predicted = model.rate(tf.gather(users, user_index), model.movie_vectors(movie_index),
                            user_index, movie_index).numpy()
-    report["rmse_unit"] = metrics.rmse(np.clip(predicted, 0.0, 1.0), eval_set.rating)
-    report["rmse_stars"] = 4.0 * report["rmse_unit"]
-    return report
+    return metrics.combined(report, metrics.rating_report(
+        predicted, eval_set, metrics.slices(train_set, eval_set, num_users, num_movies)))
 
 
 def most_popular(train_set: Ratings, eval_set: Ratings, num_users: int,
@@ -99,10 +103,9 @@ def most_popular(train_set: Ratings, eval_set: Ratings, num_users: int,
     training rating as every rating's prediction."""
     scorer = metrics.most_popular_scorer(train_set, num_movies)
     report = metrics.retrieval_report(scorer, train_set, eval_set, num_users, num_movies)
-    report["rmse_unit"] = metrics.rmse(np.full(len(eval_set), train_set.rating.mean()),
-                                       eval_set.rating)
-    report["rmse_stars"] = 4.0 * report["rmse_unit"]
-    return report
+    return metrics.combined(report, metrics.rating_report(
+        np.full(len(eval_set), train_set.rating.mean()), eval_set,
+        metrics.slices(train_set, eval_set, num_users, num_movies)))
 
 
 def run(data_config: DataConfig, model_config: ModelConfig, seeds: Sequence[int],
@@ -142,8 +145,7 @@ def run(data_config: DataConfig, model_config: ModelConfig, seeds: Sequence[int]
                                                       num_movies, seed)
             runs[peer.name].append(scores)
             chosen[peer.name].append(params)
-            log(f"  {peer.name} {params}: " + ", ".join(f"{k} {v:.4f}"
-                                                        for k, v in scores.items()))
+            log(f"  {peer.name} {params}: {_line(scores)}")
         for name, config in configs.items():
             result = train.fit(dataclasses.replace(config, seed=seed), train_set, num_users,
                                num_movies, verbose=0)
@@ -152,12 +154,17 @@ def run(data_config: DataConfig, model_config: ModelConfig, seeds: Sequence[int]
                           examples_per_second=result.examples_per_second,
                           epochs=float(result.epochs_run))
             runs[name].append(scores)
-            log(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+            log(f"  {name}: {_line(scores)}")
     report = _summarise(runs, chosen, data_config, model_config, seeds, peers, variants)
     report["scored_on"] = (f"a holdout of {peers_lib.HOLDOUT_FRACTION:.0%} of train"
                            if holdout else "eval")
     write_report(report, report_dir)
     return report
+
+
+def _line(scores: Dict[str, Any]) -> str:
+    """A model's overall metrics of one seed, for the log."""
+    return ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if k != metrics.SLICES)
 
 
 def _targets(summary: Dict, peers: Sequence[peers_lib.Peer], data: str,
@@ -204,28 +211,47 @@ def _summarise(runs, chosen, data_config: DataConfig, model_config: ModelConfig,
         for name, results in runs.items()
     }
     header = files.report_header(data_config.source)
+    by_slice = {name: _summarise_slices([r.get(metrics.SLICES, {}) for r in results])
+                for name, results in runs.items()}
     return {
         **header,
         "split": data_config.split, "seeds": list(seeds),
         "model_config": dataclasses.asdict(model_config),
         "variants": {variant_name(v): VARIANTS[v] for v in variants},
-        "results": summary, "per_seed": runs, "peer_parameters": chosen,
+        "results": summary, "slices": by_slice, "per_seed": runs, "peer_parameters": chosen,
         "targets": _targets(summary, peers, header["data"], variants),
     }
 
 
+def _summarise_slices(seeds: List[Dict[str, Dict[str, float]]]
+                      ) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """{slice: {metric: {"mean", "std"}}} over the seeds that have the metric in the slice
+    (a slice can be empty on one seed of small data)."""
+    summary: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for seed in seeds:
+        for name, values in seed.items():
+            for metric in values:
+                found = [s[name][metric] for s in seeds if metric in s.get(name, {})]
+                summary.setdefault(name, {})[metric] = {"mean": float(np.mean(found)),
+                                                        "std": float(np.std(found))}
+    return summary
+
+
 def write_report(report: Dict, report_dir: str) -> None:
-    """results.json, results.md and results.png; each is written whole, then moved in place."""
+    """results.json, results.md, results.png and slices.png; each is written whole, then
+    moved in place."""
     files.publish_text(os.path.join(report_dir, "results.json"), json.dumps(report, indent=2))
     files.publish_text(os.path.join(report_dir, "results.md"), markdown(report))
     files.publish(os.path.join(report_dir, "results.png"), lambda path: _plot(report, path))
+    files.publish(os.path.join(report_dir, "slices.png"),
+                  lambda path: _plot_slices(report, path))
 
 
 def markdown(report: Dict) -> str:
     """The text of results.md: each model's means (± std), every seed's quality metrics, the
     peers' hyper-parameters, the targets and the model configuration."""
     shown = ("rmse_stars", "rmse_unit", "top10_5star", "top10_5star_seen_excluded", "top100",
-             "recall@10", "ndcg@10", "train_seconds", "examples_per_second")
+             "recall@10", "ndcg@10", metrics.COVERAGE, "train_seconds", "examples_per_second")
     lines = [
         f"# Models and peers: {report['data']}, split {report['split']}, "
         f"seeds {report['seeds']}",
@@ -249,6 +275,7 @@ def markdown(report: Dict) -> str:
             mean, std = values[metric]["mean"], values[metric]["std"]
             cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += _slice_tables(report)
     lines += ["", "## Every seed", "", "| model | seed | " + " | ".join(QUALITY) + " |",
               "|---|---|" + "---|" * len(QUALITY)]
     for name, results in report["per_seed"].items():
@@ -277,6 +304,29 @@ def markdown(report: Dict) -> str:
     return "\n".join(lines)
 
 
+def _slice_tables(report: Dict) -> List[str]:
+    """The Slices section of results.md: each slice's ratings, then one table a metric of
+    SLICE_METRICS, a row a model that has it."""
+    names = list(report["slices"][BASELINE])
+    lines = ["", "## Slices", "",
+             "The Evaluator's slices (docs/gate-and-push.md): every eval pair, then by the "
+             "user's number of train ratings and by the movie's popularity in train (head, "
+             "torso and tail each hold a third of train's ratings). Mean (± std) over seeds.",
+             "", "| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
+             "| ratings | " + " | ".join(
+                 f"{report['slices'][BASELINE][name][metrics.RATINGS]['mean']:,.0f}"
+                 for name in names) + " |"]
+    for metric, heading in SLICE_METRICS.items():
+        lines += ["", f"### {heading}", "", "| model | " + " | ".join(names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for model, by_slice in report["slices"].items():
+            if any(metric in by_slice.get(name, {}) for name in names):
+                lines.append(f"| {model} | " + " | ".join(
+                    f"{by_slice[name][metric]['mean']:.4f} ± {by_slice[name][metric]['std']:.4f}"
+                    if metric in by_slice.get(name, {}) else "" for name in names) + " |")
+    return lines
+
+
 def _plot(report: Dict, path: str) -> None:
     """One panel per metric: each model's mean as a bar, every seed as a dot."""
     import matplotlib
@@ -287,8 +337,9 @@ def _plot(report: Dict, path: str) -> None:
     panels = (("rmse_stars", "RMSE (stars, lower is better)"),
               ("top10_5star_seen_excluded", "top-10 on 5-star pairs, seen excluded"),
               ("top100", "top-100 on all eval pairs"),
-              ("ndcg@10", "NDCG@10, seen excluded"))
-    figure, axes = pyplot.subplots(1, len(panels), figsize=(18, 4.5))
+              ("ndcg@10", "NDCG@10, seen excluded"),
+              (metrics.COVERAGE, "catalogue coverage of the top 10"))
+    figure, axes = pyplot.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.5))
     colours = pyplot.get_cmap("tab10").colors
     for axis, (metric, title) in zip(axes, panels):
         names = [n for n in report["results"] if metric in report["results"][n]]
@@ -302,6 +353,40 @@ def _plot(report: Dict, path: str) -> None:
         axis.set_title(title, fontsize=10)
     figure.suptitle(f"{report['data']}, {report['split']} split, seeds {report['seeds']} "
                     "(bars: mean; dots: seeds)")
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
+    pyplot.close(figure)
+
+
+def _plot_slices(report: Dict, path: str) -> None:
+    """One panel a metric of SLICE_METRICS: for each slice, a bar a model (its mean)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    names = list(report["slices"][BASELINE])
+    models = list(report["slices"])
+    colours = pyplot.get_cmap("tab10").colors
+    figure, axes = pyplot.subplots(len(SLICE_METRICS), 1,
+                                   figsize=(14, 3.6 * len(SLICE_METRICS)))
+    for axis, (metric, heading) in zip(axes, SLICE_METRICS.items()):
+        shown = [m for m in models
+                 if any(metric in report["slices"][m].get(name, {}) for name in names)]
+        width = 0.8 / max(len(shown), 1)
+        for i, model in enumerate(shown):
+            by_slice = report["slices"][model]
+            axis.bar([x + (i - (len(shown) - 1) / 2) * width for x in range(len(names))],
+                     [by_slice.get(name, {}).get(metric, {}).get("mean", np.nan)
+                      for name in names],
+                     width, label=model, color=colours[models.index(model) % len(colours)])
+        axis.set_xticks(range(len(names)))
+        axis.set_xticklabels(names, fontsize=8)
+        axis.set_title(heading, fontsize=10)
+        axis.legend(fontsize=7, ncol=len(shown), loc="upper center",
+                    bbox_to_anchor=(0.5, -0.12), frameon=False)
+    figure.suptitle(f"{report['data']}, {report['split']} split, by slice "
+                    f"(mean over seeds {report['seeds']})")
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=100)
     pyplot.close(figure)

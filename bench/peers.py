@@ -238,24 +238,17 @@ PEERS = (
 )
 
 
-def rating_report(predict: Predictor, evaluation: Ratings) -> Dict[str, float]:
-    """A rating peer's RMSE on `evaluation`, its predictions clipped to [0, 1]: on the unit
-    scale and in stars."""
-    unit = metrics.rmse(np.clip(predict(evaluation), 0.0, 1.0), evaluation.rating)
-    return {"rmse_unit": unit, "rmse_stars": 4.0 * unit}
-
-
 def _validation_score(peer: Peer, fitted, rest: Ratings, held: Ratings, num_users: int,
                       num_movies: int) -> float:
     """Higher is better: NDCG@10 (training movies excluded) or minus RMSE, on the holdout."""
     if peer.kind == RANKING:
         seen = metrics.seen_matrix(rest, num_users, num_movies)
         return metrics.recall_and_ndcg_at_k(fitted, held, 10, seen)["ndcg@10"]
-    return -rating_report(fitted, held)["rmse_unit"]
+    return -metrics.rating_report(fitted(held), held)["rmse_unit"]
 
 
 def tune_and_score(peer: Peer, train: Ratings, evaluation: Ratings, num_users: int,
-                   num_movies: int, seed: int) -> Tuple[Dict[str, float], Dict[str, Any]]:
+                   num_movies: int, seed: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """(eval metrics, chosen hyper-parameters): each candidate is fitted on train minus a
     seeded holdout and scored on that holdout; the best is refitted on all of train and
     only then scored on eval."""
@@ -273,7 +266,8 @@ def tune_and_score(peer: Peer, train: Ratings, evaluation: Ratings, num_users: i
     if peer.kind == RANKING:
         report = metrics.retrieval_report(fitted, train, evaluation, num_users, num_movies)
     else:
-        report = rating_report(fitted, evaluation)
+        report = metrics.rating_report(fitted(evaluation), evaluation,
+                                       metrics.slices(train, evaluation, num_users, num_movies))
     report["train_seconds"] = seconds
     return report, best
 

@@ -26,6 +26,15 @@ ACTIVITY_BUCKETS = (("light (<50)", 0), ("medium (50-149)", 50), ("heavy (150+)"
 # hold the first third are the head, the next third the torso, the rest (and movies with no
 # train rating) the tail. The Evaluator reports each bucket as a slice.
 POPULARITY_BUCKETS = ("head", "torso", "tail")
+WHOLE = "all"  # the name of the slice that holds every example
+# The sliced features, each with its buckets in the order reports show them.
+SLICE_BUCKETS = {USER_ACTIVITY: tuple(name for name, _ in ACTIVITY_BUCKETS),
+                 MOVIE_POPULARITY: POPULARITY_BUCKETS}
+
+
+def slice_name(feature: str, bucket: str) -> str:
+    """How reports name a bucket's slice, e.g. "user_activity heavy (150+)"."""
+    return f"{feature} {bucket}"
 
 # Transformed features, as the Trainer reads them.
 USER_INDEX = "user_index"
@@ -81,3 +90,4 @@ def popularity_buckets(train_ratings: np.ndarray) -> np.ndarray:
     bucket = np.minimum((3 * (total - at_most)) // total, 2)  # by the ratings of those above
     bucket[counts == 0] = 2
     return np.array(POPULARITY_BUCKETS, dtype=object)[bucket]
+

@@ -2,6 +2,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from bench import experiments, peers
 from components.movielens import splits, synthetic
@@ -50,13 +51,21 @@ def test_report_has_every_model_metric_and_target(tmp_path):
         bound = (1 - experiments.VARIANT_GAP) * multi[target["metric"]]["mean"]
         assert target["met"] == (in_batch[target["metric"]]["mean"] >= bound)
     assert report["data"] == "synthetic" and report["machine"].endswith("cores")
-    assert sorted(os.listdir(tmp_path)) == ["results.json", "results.md", "results.png"]
+    # Every model by slice, the Evaluator's slices in its order; "all" is the overall coverage.
+    for name, by_slice in report["slices"].items():
+        assert list(by_slice)[0] == "all" and "movie_popularity tail" in by_slice
+        assert by_slice["all"]["coverage@10"] == report["results"][name]["coverage@10"]
+        assert {"top10_seen_excluded", "rmse_stars"} <= set(by_slice["all"])
+    assert sorted(os.listdir(tmp_path)) == ["results.json", "results.md", "results.png",
+                                            "slices.png"]
     with open(tmp_path / "results.json") as saved:
         assert json.load(saved)["results"] == report["results"]
     table = (tmp_path / "results.md").read_text()
     assert all(f"| {name} |" in table for name in report["results"])
     assert "multi-task in-batch: the multi-task model with catalogue_softmax_limit=0." in table
-    assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## Slices" in table and "| multi-task in-batch | " in table.split("## Slices")[1]
+    for picture in ("results.png", "slices.png"):
+        assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_peers_are_tuned_reported_per_seed_and_set_the_ranking_targets(tmp_path):
@@ -79,6 +88,16 @@ def test_peers_are_tuned_reported_per_seed_and_set_the_ranking_targets(tmp_path)
         assert target["met"] == (target["value"] >= ease[target["metric"]]["mean"])
     table = (tmp_path / "results.md").read_text()
     assert "| EASE | 2 |" in table and "## Peers' hyper-parameters" in table
+    # The peers by slice: a ranking peer's ranking, a rating peer's RMSE, on every seed.
+    assert report["slices"]["EASE"]["movie_popularity head"].keys() == {
+        "ratings", "top10_seen_excluded", "coverage@10"}
+    assert report["slices"]["SVD"]["movie_popularity head"].keys() == {"rmse_stars"}
+    seeds = [run["slices"]["movie_popularity tail"]["rmse_stars"]
+             for run in report["per_seed"]["SVD"]]
+    assert report["slices"]["SVD"]["movie_popularity tail"]["rmse_stars"]["mean"] == \
+        pytest.approx(np.mean(seeds))
+    rmse_table = table.split("### RMSE (stars)")[1].split("##")[0]
+    assert "| SVD | " in rmse_table and "| EASE | " not in rmse_table
 
 
 def test_holdout_mode_never_reads_eval(tmp_path, monkeypatch):

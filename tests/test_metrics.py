@@ -92,3 +92,64 @@ def test_of_equal_scores_the_lower_movie_ranks_first():
     np.testing.assert_array_equal(metrics.top_k_movies(lambda users: scores[users],
                                                        np.array([0, 1]), 2),
                                   [[1, 2], [1, 2]])
+
+
+def test_slices_follow_the_evaluator_buckets():
+    # Train: user 0 rates 60 times (medium), user 1 once (light), user 2 never.
+    # Movie 0 holds 31 of the 61 ratings (head), movies 1-30 one each (the torso's third).
+    train = Ratings(np.array([0] * 60 + [1]), np.array([0] * 30 + list(range(1, 31)) + [0]),
+                    np.ones(61, np.float32))
+    evaluation = Ratings(np.array([0, 1, 2, 0]), np.array([0, 5, 30, 31]),
+                         np.ones(4, np.float32))
+    sliced = metrics.slices(train, evaluation, num_users=3, num_movies=31)
+    assert list(sliced) == ["all", "user_activity light (<50)", "user_activity medium (50-149)",
+                            "user_activity heavy (150+)", "movie_popularity head",
+                            "movie_popularity torso", "movie_popularity tail"]
+    assert sliced["all"].all()
+    np.testing.assert_array_equal(sliced["user_activity medium (50-149)"],
+                                  [True, False, False, True])
+    assert not sliced["user_activity heavy (150+)"].any()
+    np.testing.assert_array_equal(sliced["movie_popularity head"], [True, False, False, False])
+    np.testing.assert_array_equal(sliced["movie_popularity torso"], [False, True, True, False])
+    # Movie 31 is the OOV index (no train rating): tail.
+    np.testing.assert_array_equal(sliced["movie_popularity tail"], [False, False, False, True])
+
+
+def test_rating_and_ranking_reports_by_slice_equal_their_definition():
+    rng = np.random.default_rng(1)
+    users, movies = rng.normal(size=(50, 4)), rng.normal(size=(30, 4))
+    train = Ratings(rng.integers(0, 49, 3000), rng.zipf(1.5, 3000).clip(1, 30) - 1,
+                    np.ones(3000, np.float32))
+    evaluation = Ratings(rng.integers(0, 49, 400), rng.integers(0, 30, 400),
+                         rng.choice([0.25, 1.0], 400).astype(np.float32))
+    report = metrics.retrieval_report(lambda block: users[block] @ movies.T, train,
+                                      evaluation, 49, 30)
+    sliced = metrics.slices(train, evaluation, 49, 30)
+    dense = users @ movies.T
+    dense[metrics.seen_matrix(train, 49, 30).toarray()[:50, :30]] = -np.inf
+    top10 = np.argsort(-dense, axis=1, kind="stable")[:, :10]
+    assert report["coverage@10"] == len(np.unique(top10[np.unique(evaluation.user_index)])) / 30
+    shown = 0
+    for name, mask in sliced.items():
+        by_slice = report["slices"][name]
+        assert by_slice["ratings"] == mask.sum()
+        if not mask.any():
+            assert "top10_seen_excluded" not in by_slice
+            continue
+        shown += 1
+        pairs = zip(evaluation.user_index[mask], evaluation.movie_index[mask])
+        assert by_slice["top10_seen_excluded"] == pytest.approx(
+            np.mean([m in top10[u] for u, m in pairs]))
+        assert by_slice["coverage@10"] == pytest.approx(
+            len(np.unique(top10[np.unique(evaluation.user_index[mask])])) / 30)
+    assert shown >= 5, "the data fills most slices"
+    assert report["slices"]["all"]["coverage@10"] == report["coverage@10"]
+    predicted = rng.uniform(-0.5, 1.5, 400)
+    rating = metrics.rating_report(predicted, evaluation, sliced)
+    head = sliced["movie_popularity head"]
+    assert rating["slices"]["movie_popularity head"]["rmse_stars"] == pytest.approx(
+        4 * np.sqrt(np.mean((np.clip(predicted[head], 0, 1) - evaluation.rating[head]) ** 2)))
+    both = metrics.combined(report, rating)
+    assert both["slices"]["all"].keys() == {"ratings", "top10_seen_excluded", "coverage@10",
+                                            "rmse_stars"}
+    assert both["rmse_stars"] == rating["rmse_stars"] and both["ndcg@10"] == report["ndcg@10"]

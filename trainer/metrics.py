@@ -13,20 +13,30 @@ Definitions (also in docs/metrics-and-experiments.md):
   movies excluded), averaged over users with eval movies.
 - ndcg_at_k: per user, DCG of the top k with binary relevance (eval movies), over the ideal
   DCG of min(k, #eval movies) hits; averaged over users with eval movies.
+- coverage@k: the share of the catalogue in at least one user's top k (training movies
+  excluded), as the Evaluator's catalogue_coverage.
+
+The reports also give each metric by slice, the slices of the Evaluator (`slices`): every eval
+pair, then by the user's activity and by the movie's popularity in train.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 import scipy.sparse as sparse
 import tensorflow as tf
 
+from common import features
 from trainer.data import Ratings
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 BLOCK_SCORES = 1 << 24  # scores held at once: 64 MB of float32
+SLICES = "slices"  # a report's key of its metrics by slice: {slice name: {metric: value}}
+RATINGS = "ratings"  # a slice's number of eval pairs
+TOP_10 = "top10_seen_excluded"  # by slice: the Evaluator's top-k accuracy, k = 10
+COVERAGE = "coverage@10"
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -67,11 +77,16 @@ def top_k_movies(scorer: Scorer, users: np.ndarray, k: int,
     return np.concatenate(blocks) if blocks else np.zeros((0, k), dtype=np.int64)
 
 
-def _hits(top: np.ndarray, users: np.ndarray, pairs: Ratings) -> np.ndarray:
-    """For each pair, whether its movie is in its user's row of `top` (rows are `users`)."""
+def _rows(users: np.ndarray, pairs: Ratings) -> np.ndarray:
+    """For each pair, the row of its user in `users`."""
     row_of = np.full(int(max(users.max(initial=0), pairs.user_index.max(initial=0))) + 1, -1)
     row_of[users] = np.arange(len(users))
-    return (top[row_of[pairs.user_index]] == pairs.movie_index[:, None]).any(axis=1)
+    return row_of[pairs.user_index]
+
+
+def _hits(top: np.ndarray, users: np.ndarray, pairs: Ratings) -> np.ndarray:
+    """For each pair, whether its movie is in its user's row of `top` (rows are `users`)."""
+    return (top[_rows(users, pairs)] == pairs.movie_index[:, None]).any(axis=1)
 
 
 def top_k_accuracy(scorer: Scorer, evaluation: Ratings, k: int,
@@ -119,19 +134,82 @@ def most_popular_scorer(train: Ratings, num_movies: int) -> Scorer:
     return lambda users: np.broadcast_to(counts, (len(users), num_movies))
 
 
+def slices(train: Ratings, evaluation: Ratings, num_users: int,
+           num_movies: int) -> Dict[str, np.ndarray]:
+    """Which of `evaluation`'s pairs each slice holds, named and ordered as the Evaluator's:
+    features.WHOLE, then each bucket of features.SLICE_BUCKETS, by the number of train ratings
+    of the pair's user (activity) and movie (popularity); an id with none is light, or tail."""
+    by_user = np.bincount(train.user_index, minlength=num_users + 1)
+    by_movie = np.bincount(train.movie_index, minlength=num_movies + 1)
+    buckets = {
+        features.USER_ACTIVITY: features.activity_buckets(by_user)[evaluation.user_index],
+        features.MOVIE_POPULARITY: features.popularity_buckets(by_movie)[evaluation.movie_index],
+    }
+    found = {features.WHOLE: np.ones(len(evaluation), dtype=bool)}
+    for feature, names in features.SLICE_BUCKETS.items():
+        for bucket in names:
+            found[features.slice_name(feature, bucket)] = buckets[feature] == bucket
+    return found
+
+
+def rating_report(predicted: np.ndarray, evaluation: Ratings,
+                  sliced: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, Any]:
+    """The RMSE of `predicted` clipped to [0, 1] against `evaluation`'s ratings, on the unit
+    scale (`rmse_unit`) and in stars (`rmse_stars`), and in stars by slice (`sliced`)."""
+    clipped = np.clip(np.asarray(predicted), 0.0, 1.0)
+    unit = rmse(clipped, evaluation.rating)
+    report: Dict[str, Any] = {"rmse_unit": unit, "rmse_stars": 4.0 * unit}
+    if sliced is not None:
+        report[SLICES] = {name: {"rmse_stars": 4.0 * rmse(clipped[mask], evaluation.rating[mask])}
+                          for name, mask in sliced.items() if mask.any()}
+    return report
+
+
+def combined(*reports: Dict[str, Any]) -> Dict[str, Any]:
+    """One report of several (a model's ranking and rating metrics), slices merged."""
+    merged: Dict[str, Any] = {}
+    for report in reports:
+        for key, value in report.items():
+            if key == SLICES:
+                for name, values in value.items():
+                    merged.setdefault(SLICES, {}).setdefault(name, {}).update(values)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _ranking_slices(top: np.ndarray, users: np.ndarray, evaluation: Ratings,
+                    sliced: Dict[str, np.ndarray], num_movies: int) -> Dict[str, Dict[str, float]]:
+    """By slice: its pairs, the share whose movie is in its user's `top` (TOP_10), and the
+    share of the catalogue in the `top` of its pairs' users (COVERAGE)."""
+    rows, hits = _rows(users, evaluation), _hits(top, users, evaluation)
+    found: Dict[str, Dict[str, float]] = {}
+    for name, mask in sliced.items():
+        found[name] = {RATINGS: float(mask.sum())}
+        if mask.any():
+            found[name][TOP_10] = float(hits[mask].mean())
+            found[name][COVERAGE] = len(np.unique(top[rows[mask]])) / num_movies
+    return found
+
+
 def retrieval_report(scorer: Scorer, train: Ratings, evaluation: Ratings,
-                     num_users: int, num_movies: int) -> Dict[str, float]:
-    """The retrieval metrics of the three-model comparison: two passes over the eval users,
-    top 100 as ranked and top 10 without each user's training movies."""
+                     num_users: int, num_movies: int) -> Dict[str, Any]:
+    """The retrieval metrics of the three-model comparison, overall and by slice (`slices`):
+    two passes over the eval users, top 100 as ranked and top 10 without each user's training
+    movies."""
     seen = seen_matrix(train, num_users, num_movies)
     users = np.unique(evaluation.user_index)
     top_100 = top_k_movies(scorer, users, 100)
     top_10_unseen = top_k_movies(scorer, users, 10, exclude=seen)
     five_stars = evaluation.take(np.flatnonzero(evaluation.rating >= 1.0 - 1e-6))
-    report = {
+    report: Dict[str, Any] = {
         "top10_5star": float(_hits(top_100[:, :10], users, five_stars).mean()),
         "top10_5star_seen_excluded": float(_hits(top_10_unseen, users, five_stars).mean()),
         "top100": float(_hits(top_100, users, evaluation).mean()),
+        COVERAGE: len(np.unique(top_10_unseen)) / num_movies,
     }
     report.update(_recall_and_ndcg(top_10_unseen, users, evaluation, 10))
+    report[SLICES] = _ranking_slices(top_10_unseen, users, evaluation,
+                                     slices(train, evaluation, num_users, num_movies),
+                                     num_movies)
     return report

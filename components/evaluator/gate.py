@@ -22,7 +22,7 @@ from components.evaluator.config import GateConfig
 from serving import contract
 
 # The slices the Evaluator reports beside the whole gate split (it gates on the whole only).
-SLICED_BY = (features.USER_ACTIVITY, features.MOVIE_POPULARITY)
+SLICED_BY = tuple(features.SLICE_BUCKETS)
 RATING_OUTPUT = gate_metrics.RATING_OUTPUT
 TOP_K_OUTPUT = gate_metrics.TOP_K_OUTPUT
 RMSE = gate_metrics.ROOT_MEAN_SQUARED_ERROR
@@ -150,8 +150,9 @@ def slices(evaluation_uri: str) -> List[Dict[str, Any]]:
             # TFMA writes a ratio's Infinity or NaN (no baseline hit in a slice) as text.
             return float(metrics[output][""][name]["doubleValue"])
 
-        name = " ".join(f"{feature} {bucket.decode() if isinstance(bucket, bytes) else bucket}"
-                        for feature, bucket in slice_key) or "all"
+        name = " ".join(features.slice_name(feature, bucket.decode()
+                                            if isinstance(bucket, bytes) else bucket)
+                        for feature, bucket in slice_key) or features.WHOLE
         rows.append({"slice": name, "key": slice_key,
                      "examples": int(value(RATING_OUTPUT, "example_count")),
                      "rmse": value(RATING_OUTPUT, RMSE),
@@ -174,8 +175,7 @@ def _slice_order(row: Dict[str, Any]) -> tuple:
         return (-1, 0)
     [(feature, bucket)] = row["key"]
     bucket = bucket.decode() if isinstance(bucket, bytes) else str(bucket)
-    order = {features.USER_ACTIVITY: [name for name, _ in features.ACTIVITY_BUCKETS],
-             features.MOVIE_POPULARITY: list(features.POPULARITY_BUCKETS)}.get(feature, [])
+    order = features.SLICE_BUCKETS.get(feature, ())
     return (SLICED_BY.index(feature) if feature in SLICED_BY else len(SLICED_BY),
             order.index(bucket) if bucket in order else len(order))
 
