@@ -31,7 +31,10 @@ setup(
     extras_require={
         # tests/test_deploy.py loads the Kubernetes manifests into the client's models
         # pytest-timeout: no test waits for ever (pytest.ini's limit); ruff and mypy: `make lint`
-        "dev": ["pytest", "pytest-timeout", "kubernetes", "pyyaml", "hypothesis", "ruff", "mypy"],
+        # selenium: tests/browser.py drives the Debian chromium and chromium-driver packages
+        # (.ci/run installs them) to read the run's report page as a person's browser would
+        "dev": ["pytest", "pytest-timeout", "kubernetes", "pyyaml", "hypothesis", "ruff", "mypy",
+                "selenium"],
         # the experiments' peers (bench/peers.py). cornac 2.2 is the last release for
         # numpy < 2, which TensorFlow 2.16 needs (cornac 2.3+ requires numpy > 2).
         # threadpoolctl: implicit's ALS asks for one BLAS thread beside its own.

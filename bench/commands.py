@@ -67,7 +67,7 @@ def _bench_serving(args: argparse.Namespace) -> int:
 
     from bench import serving_benchmark
     from common import features
-    from components.pusher.component import PUSH_OUTCOME, PUSHED, PUSHED_DESTINATION, PUSHED_MODEL
+    from components.pusher.component import PUSHED_MODEL, recorded_outcome
     from pipeline import local_runner
     from pipeline.config import PipelineConfig, ServingConfig
     from pipeline.pipeline import PUSHER, TRANSFORM
@@ -79,14 +79,13 @@ def _bench_serving(args: argparse.Namespace) -> int:
                             model=options.model_config(args), gate=options.gate_config(args),
                             serving=ServingConfig(os.path.join(root, "serving")))
     runs = {r.component: r for r in local_runner.run(config)}
-    pushed = runs[PUSHER].properties[PUSHED_MODEL]
-    if not pushed.get(PUSHED):
-        raise client.ServingError(f"bench-serving: this run pushed no model: "
-                                  f"{pushed.get(PUSH_OUTCOME)}")
+    pushed = recorded_outcome(runs[PUSHER].properties[PUSHED_MODEL])
+    if pushed.destination is None:
+        raise client.ServingError(f"bench-serving: this run pushed no model: {pushed.reason}")
     vocabularies = tft.TFTransformOutput(runs[TRANSFORM].outputs["transform_graph"])
     users, movies = ([v.decode() for v in vocabularies.vocabulary_by_name(name)]
                      for name in (features.USER_VOCABULARY, features.MOVIE_VOCABULARY))
-    serving_benchmark.run(pushed[PUSHED_DESTINATION], users, movies, args.report_dir,
+    serving_benchmark.run(pushed.destination, users, movies, args.report_dir,
                           config.data.source, log=_log)
     _print_report(os.path.join(args.report_dir, "serving.md"))
     return 0

@@ -27,12 +27,7 @@ from bench.releases import SIZES
 from common import storage
 from components.evaluator.gate import gate_summary
 from components.movielens.config import DataConfig
-from components.pusher.component import (
-    PUSH_OUTCOME,
-    PUSHED,
-    PUSHED_DESTINATION,
-    PUSHED_MODEL,
-)
+from components.pusher.component import PUSHED_MODEL, recorded_outcome
 from pipeline import cli, files, local_runner
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import EVALUATOR, EXAMPLE_GEN, PUSHER, TRAINER
@@ -131,11 +126,11 @@ def _served(pusher: local_runner.ComponentRun, users: int) -> Dict:
     """The pushed version (as the Pusher recorded it): why it was (not) pushed, its size on
     disk, and `retrieve`'s latency for one user through TF Serving's session path (after
     warm-up)."""
-    pushed = pusher.properties[PUSHED_MODEL]
-    served: Dict = {"outcome": pushed.get(PUSH_OUTCOME, "")}
-    if not pushed.get(PUSHED):
+    pushed = recorded_outcome(pusher.properties[PUSHED_MODEL])
+    served: Dict = {"outcome": pushed.reason}
+    if pushed.destination is None:
         return served
-    version = pushed[PUSHED_DESTINATION]
+    version = pushed.destination
     served["graph_mb"] = os.path.getsize(os.path.join(version, storage.GRAPH_FILE)) / 1e6
     served["total_mb"] = sum(os.path.getsize(os.path.join(folder, name))
                              for folder, _, names in os.walk(version) for name in names) / 1e6

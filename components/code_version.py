@@ -6,8 +6,8 @@ be served the old model from the cache. Each component that runs this project's 
 digest of that code as a parameter instead: the sources of the modules it runs and of every
 project module they import, at any depth (imports inside functions count: they run too). So an
 edit re-runs exactly the components that can run the edited code, and what follows them: an
-edit to the Pusher re-runs the Pusher, an edit to the model the Trainer and after, an edit to
-the serving client nothing.
+edit to the Pusher re-runs the Pusher (and the report after it), an edit to the model the
+Trainer and after, an edit to the serving client only the report.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ TRAINER_CODE = ("trainer.task",)
 EVALUATOR_CODE = ("components.evaluator.metrics",)
 SERVABLE_CHECK_CODE = ("components.servable_check.component",)
 PUSHER_CODE = ("components.pusher.component",)
+RUN_REPORT_CODE = ("components.run_report.component",)
 
 
 def source_path(module: str) -> Optional[str]:
@@ -116,4 +117,4 @@ def digests() -> Dict[str, str]:
         ("data_gate", DATA_GATE_CODE), ("drift_check", DRIFT_CHECK_CODE),
         ("transform", TRANSFORM_CODE), ("trainer", TRAINER_CODE),
         ("evaluator", EVALUATOR_CODE), ("servable_check", SERVABLE_CHECK_CODE),
-        ("pusher", PUSHER_CODE))}
+        ("pusher", PUSHER_CODE), ("run_report", RUN_REPORT_CODE))}

@@ -23,6 +23,7 @@ COMMANDS = "movielens_tfx.commands"
 # Exit codes of `run` (docs/running.md): 2 is a configuration or input error.
 EXIT_FAILED = 1  # a component failed (one line names it and the error)
 EXIT_NOT_BLESSED = 3  # the gate refused the candidate: nothing pushed
+REPORT_PAGE = "report.html"  # in the pipeline root: the latest run's report page (a link)
 EXIT_NOT_PUSHED = 4  # blessed, but not pushed (e.g. TF Serving could not load it)
 EXIT_DATA_ANOMALY = 5  # the data gate refused the data: nothing trained or pushed
 EXIT_ROOT_IN_USE = 75  # another run holds the pipeline root (EX_TEMPFAIL: try again later)
@@ -195,8 +196,8 @@ def _run(args: argparse.Namespace) -> int:
         if not failed:
             raise
         print(f"movielens-tfx run: error: {', '.join(failed)} failed: "
-              f"{type(error).__name__}: {error}; nothing was pushed, the served versions are "
-              "as they were (--verbose shows the traceback)", file=sys.stderr)
+              f"{type(error).__name__}: {error}; {_pushed_before_failure(config)} "
+              "(--verbose shows the traceback)", file=sys.stderr)
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, default_handler)
@@ -212,30 +213,58 @@ def _run(args: argparse.Namespace) -> int:
     if components and all(c.cached for c in components if c.outputs):
         print("Nothing changed since the last run: every component was served from the cache.")
     _print_data(config, components)
-    return _print_gate(config, components)
+    code = _print_gate(config, components)
+    _print_report(config, components)
+    return code
+
+
+def _pushed_before_failure(config) -> str:
+    """After a failed run: what the Pusher did, if it ran before the failure (only the
+    RunReport follows it), else that nothing was pushed."""
+    from components.pusher.component import PUSHED_MODEL, recorded_outcome
+    from pipeline import local_runner
+    from pipeline.pipeline import PUSHER
+
+    pusher = next((c for c in local_runner.latest_run(config)
+                   if c.component == PUSHER and PUSHED_MODEL in c.properties), None)
+    destination = pusher and recorded_outcome(pusher.properties[PUSHED_MODEL]).destination
+    if destination:
+        return f"the model was pushed to {destination} before it"
+    return "nothing was pushed, the served versions are as they were"
 
 
 def _print_data(config, components) -> None:
     """Prints how much of eval is unseen in train and the drift from the served version."""
-    from components.data_gate.checks import describe_unseen
-    from components.data_gate.config import UNSEEN_MOVIES, UNSEEN_USERS
-    from components.drift_check import component as drift_check
+    from components.data_gate.checks import describe_unseen, unseen
+    from components.drift_check.component import measured
     from components.drift_check.drift import describe
-    from components.example_gen import layout
     from pipeline.pipeline import DRIFT_CHECK, EXAMPLE_GEN
 
     by_name = {component.component: component for component in components}
     if EXAMPLE_GEN in by_name:
-        examples = by_name[EXAMPLE_GEN].properties["examples"]
-        print(describe_unseen({UNSEEN_USERS: examples[layout.UNSEEN_USERS],
-                               UNSEEN_MOVIES: examples[layout.UNSEEN_MOVIES]}))
+        print(describe_unseen(unseen(by_name[EXAMPLE_GEN].properties["examples"])))
     if DRIFT_CHECK in by_name:
-        drift = by_name[DRIFT_CHECK].properties["drift_anomalies"]
-        prefix = drift_check.DISTANCE_PREFIX
-        print(describe(drift.get(drift_check.COMPARED_WITH, ""),
-                       drift.get(drift_check.NOT_COMPARED, ""),
-                       {key[len(prefix):]: value for key, value in drift.items()
-                        if key.startswith(prefix)}, config.validation))
+        drift = measured(by_name[DRIFT_CHECK].properties["drift_anomalies"])
+        print(describe(drift.compared_with, drift.not_compared, drift.distances,
+                       config.validation))
+
+
+def report_page(config, components) -> Optional[str]:
+    """Links REPORT_PAGE in the pipeline root to this run's RunReport page (a browser needs
+    the .html name) and returns its path; None when the run wrote no report."""
+    from pipeline import files
+    from pipeline.pipeline import RUN_REPORT
+
+    report = next((c.outputs.get("report") for c in components
+                   if c.component == RUN_REPORT), None)
+    return files.link(report, os.path.join(config.pipeline_root, REPORT_PAGE)) if report \
+        else None
+
+
+def _print_report(config, components) -> None:
+    page = report_page(config, components)
+    if page:
+        print(f"Report: {page} (open it in a browser)")
 
 
 def _report_interrupt(config, signum: signal.Signals) -> int:
@@ -254,7 +283,7 @@ def _print_gate(config, components) -> int:
     """Prints the gate's numbers, why a candidate was refused, and where the model went;
     returns the run's exit code (EXIT_NOT_BLESSED, EXIT_NOT_PUSHED or 0)."""
     from components.evaluator.gate import describe_failure, gate_summary, slice_table, slices
-    from components.pusher.component import PUSH_OUTCOME, PUSHED, PUSHED_DESTINATION, PUSHED_MODEL
+    from components.pusher.component import PUSHED_MODEL, recorded_outcome
     from pipeline import local_runner
     from pipeline.pipeline import EVALUATOR, PUSHER, TRAINER
 
@@ -291,12 +320,13 @@ def _print_gate(config, components) -> int:
     if not gate["passed"]:
         return EXIT_NOT_BLESSED
     pusher = next((c for c in components if c.component == PUSHER), None)
-    outcome = pusher.properties.get(PUSHED_MODEL, {}) if pusher else {}
-    if not outcome.get(PUSHED, 1):
-        print(f"Push: {outcome.get(PUSH_OUTCOME, 'nothing pushed')}")
+    if pusher is None or PUSHED_MODEL not in pusher.properties:
+        return 0
+    outcome = recorded_outcome(pusher.properties[PUSHED_MODEL])
+    if outcome.destination is None:
+        print(f"Push: {outcome.reason}")
         return EXIT_NOT_PUSHED
-    if outcome.get(PUSHED_DESTINATION):
-        print(f"Serving: {outcome[PUSHED_DESTINATION]}")
+    print(f"Serving: {outcome.destination}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import time
 from typing import Callable, Dict
 
@@ -18,7 +19,7 @@ def publish(path: str, write: Callable[[str], None]) -> None:
         write(partial)
         os.replace(partial, path)
     finally:
-        if os.path.exists(partial):
+        if os.path.lexists(partial):
             os.remove(partial)
 
 
@@ -29,6 +30,20 @@ def publish_text(path: str, text: str) -> None:
             out.write(text)
 
     publish(path, write)
+
+
+def link(target: str, path: str) -> str:
+    """Makes `path` a second name of the file `target` (a hard link: a browser takes a page's
+    type from its name, and `target`'s may have none), replacing any file there at once; a
+    copy where the file system cannot link the two. Returns `path`."""
+    def write(partial: str) -> None:
+        try:
+            os.link(target, partial)
+        except OSError:  # another file system, or one without hard links
+            shutil.copyfile(target, partial)
+
+    publish(path, write)
+    return path
 
 
 def report_header(data_source: str) -> Dict[str, str]:

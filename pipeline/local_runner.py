@@ -9,6 +9,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from common import run_record
 from components.resolver.strategy import RESOLVER_IDS, training_data
 from pipeline import portable_beam, run_lock, vanished_pushes
 from pipeline.config import PipelineConfig
@@ -57,7 +58,7 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
     back from ML Metadata."""
     store = metadata_store.MetadataStore(metadata_config(config))
     summary = []
-    for node, execution in _latest_executions(store):
+    for node, execution in run_record.latest_executions(store):
         outputs, properties = {}, {}
         events = store.get_events_by_execution_ids([execution.id])
         output_events = [e for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
@@ -66,16 +67,13 @@ def latest_run(config: PipelineConfig) -> List[ComponentRun]:
         for event in output_events:
             artifact = artifacts[event.artifact_id]
             outputs[event.path.steps[0].key] = artifact.uri
-            properties[event.path.steps[0].key] = {
-                key: getattr(value, value.WhichOneof("value"))
-                for key, value in artifact.custom_properties.items() if value.WhichOneof("value")}
+            properties[event.path.steps[0].key] = run_record.properties(artifact)
         summary.append(ComponentRun(
             component=node,
             cached=execution.last_known_state == metadata_store_pb2.Execution.CACHED,
             outputs=outputs,
             properties=properties,
-            seconds=(execution.last_update_time_since_epoch
-                     - execution.create_time_since_epoch) / 1000.0,
+            seconds=run_record.seconds(execution),
             started=execution.create_time_since_epoch / 1000.0,
         ))
     return summary
@@ -103,26 +101,13 @@ def unfair_latest_blessed(config: PipelineConfig, candidate_uri: str) -> Optiona
             f"on {ours}: no fair comparison, so it was left out")
 
 
-def _latest_executions(store: metadata_store.MetadataStore
-                       ) -> List[Tuple[str, metadata_store_pb2.Execution]]:
-    """(component, execution) of the latest pipeline run, in the order they started."""
-    runs = store.get_contexts_by_type("pipeline_run")
-    if not runs:
-        return []
-    latest = max(runs, key=lambda context: context.create_time_since_epoch)
-    return [(next(c for c in store.get_contexts_by_execution(execution.id)
-                  if c.type == "node").name.split(".", 1)[-1], execution)
-            for execution in sorted(store.get_executions_by_context(latest.id),
-                                    key=lambda e: e.id)]
-
-
 def cancel_interrupted(config: PipelineConfig) -> Tuple[List[str], List[str]]:
     """After an interrupt: marks the latest run's RUNNING executions CANCELED (TFX leaves
     them RUNNING; their outputs were never published, so no later run can use them) and
     returns (the components that were stopped, those that had completed)."""
     store = metadata_store.MetadataStore(metadata_config(config))
     stopped, done = [], []
-    for node, execution in _latest_executions(store):
+    for node, execution in run_record.latest_executions(store):
         if execution.last_known_state == metadata_store_pb2.Execution.RUNNING:
             execution.last_known_state = metadata_store_pb2.Execution.CANCELED
             store.put_executions([execution])
@@ -137,5 +122,5 @@ def cancel_interrupted(config: PipelineConfig) -> Tuple[List[str], List[str]]:
 def failed_components(config: PipelineConfig) -> List[str]:
     """The components whose execution failed in the latest run."""
     store = metadata_store.MetadataStore(metadata_config(config))
-    return [node for node, execution in _latest_executions(store)
+    return [node for node, execution in run_record.latest_executions(store)
             if execution.last_known_state == metadata_store_pb2.Execution.FAILED]

@@ -16,6 +16,7 @@ from components.example_gen.component import MovieLensExampleGen
 from components.example_gen.layout import EVAL, GATE, TRAIN
 from components.pusher.component import VersionedPusher
 from components.resolver.strategy import LATEST_PUSH, latest_blessed_baseline, latest_push
+from components.run_report.component import RunReport
 from components.schema_gen.component import MovieLensSchemaGen, schema_text
 from components.servable_check.component import ServableCheck
 from pipeline.config import PipelineConfig
@@ -33,6 +34,7 @@ TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
 SERVABLE_CHECK = "ServableCheck"
 PUSHER = "VersionedPusher"
+RUN_REPORT = "RunReport"
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
@@ -44,7 +46,8 @@ def create_pipeline(
     tfx_strategies_only: bool = False,
 ) -> tfx.dsl.Pipeline:
     """ExampleGen -> SchemaGen -> StatisticsGen -> ExampleValidator and DriftCheck ->
-    DataGate; Transform; both -> Trainer -> Evaluator and ServableCheck -> Pusher.
+    DataGate; Transform; both -> Trainer -> Evaluator and ServableCheck -> Pusher ->
+    RunReport.
 
     The resolvers use this project's strategies (components/resolver/strategy.py): the
     baseline is the latest blessed model other than the candidate, so that an unchanged
@@ -125,13 +128,29 @@ def create_pipeline(
         replace_unknown_version=int(config.serving.replace_unknown_version),
         code_version=code["pusher"],
     ).with_id(PUSHER)
+    # The run's page; on the local runner, with each component's time from ML Metadata.
+    run_report = RunReport(
+        examples=example_gen.outputs["examples"], statistics=statistics_gen.outputs["statistics"],
+        anomalies=example_validator.outputs["anomalies"],
+        drift_anomalies=drift_check.outputs["drift_anomalies"],
+        model=trainer.outputs["model"], model_run=trainer.outputs["model_run"],
+        evaluation=evaluator.outputs["evaluation"],
+        infra_blessing=servable_check.outputs["infra_blessing"],
+        pushed_model=pusher.outputs["pushed_model"],
+        pipeline_name=config.pipeline_name, data_source=config.data.source,
+        validation_config=config.validation.to_json(), gate_config=config.gate.to_json(),
+        top_k=config.model.top_k,
+        metadata_path=metadata_connection_config.sqlite.filename_uri
+        if metadata_connection_config is not None
+        and metadata_connection_config.HasField("sqlite") else "",
+        code_version=code["run_report"]).with_id(RUN_REPORT)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, schema_gen, statistics_gen, example_validator, pushed,
                     drift_check, data_gate,
                     transform, trainer, latest_blessed, evaluator,
-                    servable_check, pusher],
+                    servable_check, pusher, run_report],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args,

@@ -394,11 +394,14 @@ def newest_version(model_dir: str) -> str:
 class LocalTransport:
     """A version directory run through TF Serving's session loader, in this process."""
 
-    def __init__(self, model_dir: str, version: Optional[int] = None) -> None:
+    def __init__(self, model_dir: str, version: Optional[int] = None,
+                 directory: Optional[str] = None) -> None:
+        """The `version` of `model_dir` (the newest when None), or a SavedModel `directory`
+        that is no version of a model directory (the Trainer's serving model)."""
         from serving.session_model import SessionModel, error_line
 
-        self.directory = (os.path.join(model_dir, str(version)) if version is not None
-                          else newest_version(model_dir))
+        self.directory = directory or (os.path.join(model_dir, str(version))
+                                       if version is not None else newest_version(model_dir))
         if version is not None and not os.path.isdir(self.directory):
             raise NotFound(f"no version {version} in {model_dir}")
         try:

@@ -1,6 +1,7 @@
 """Real edits to a copy of the code, real runs of it: an edit to the Pusher re-runs only the
-Pusher, an edit to the serving client re-runs nothing, an edit to the model re-runs the
-Trainer and what follows it. What ran is what ML Metadata records (`run` prints it)."""
+Pusher and the report after it, an edit to the serving client only the report (which asks
+the model through it), an edit to the model the Trainer and what follows it. What ran is
+what ML Metadata records (`run` prints it)."""
 
 import os
 import re
@@ -55,15 +56,17 @@ def test_an_edit_reruns_exactly_the_components_that_run_it(tmp_path):
     # The drift check (and the gate after it) measure against the version the first run
     # pushed, the first time they see it.
     assert [name for name, state in after_pusher.items() if state == "ran"] == \
-        ["DriftCheck", "DataGate", "VersionedPusher"], after_pusher
+        ["DriftCheck", "DataGate", "VersionedPusher", "RunReport"], after_pusher
 
+    # The report asks the model for recommendations through the client: only it runs it.
     _edit(source, "serving/client.py")
     after_client = _run(source, root)
-    assert set(after_client.values()) == {"cached"}, after_client
-    assert len(after_client) == len(first) == 11
+    assert [name for name, state in after_client.items() if state == "ran"] == \
+        ["RunReport"], after_client
+    assert len(after_client) == len(first) == 12
 
     _edit(source, "trainer/model.py")
     after_model = _run(source, root)
     assert sorted(name for name, state in after_model.items() if state == "ran") == \
-        ["Evaluator", "ServableCheck", "Trainer", "VersionedPusher"], after_model
+        ["Evaluator", "RunReport", "ServableCheck", "Trainer", "VersionedPusher"], after_model
     assert all(after_model[name] == "cached" for name in DATA_COMPONENTS), after_model

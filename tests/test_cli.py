@@ -1,3 +1,4 @@
+import glob
 import os
 import uuid
 
@@ -94,6 +95,10 @@ def test_a_refusal_by_the_gate_names_the_check_and_exits_3(capsys, tmp_path):
     assert "no blessed model yet to compare with: NOT blessed, nothing pushed: RMSE is " in out
     assert "x the global mean rating's, above --gate max_rmse_over_baseline=0.2" in out
     assert not (tmp_path / "serving").exists()
+    # The run's page is written all the same, and says why.
+    page = tmp_path / "root" / cli.REPORT_PAGE
+    assert f"Report: {page} (open it in a browser)" in out
+    assert "Not blessed, nothing pushed: RMSE is " in page.read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -117,6 +122,12 @@ def test_run_reports_the_gate_and_the_pushed_version_in_a_bucket(capsys, tmp_pat
     assert names[0] == "all" and names[-3:] == [
         "movie_popularity head", "movie_popularity torso", "movie_popularity tail"]
     assert all(name.startswith("user_activity ") for name in names[1:-3])
+    # The page of the run, in the pipeline root; a second name of the RunReport's artifact.
+    page = tmp_path / cli.REPORT_PAGE
+    assert out.rstrip().endswith(f"Report: {page} (open it in a browser)")
+    [artifact] = glob.glob(str(tmp_path / "RunReport" / "report" / "*" / "value"))
+    assert os.path.samefile(page, artifact)
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 @pytest.mark.slow
@@ -190,4 +201,19 @@ def test_a_write_failure_in_the_push_fails_the_run_with_one_line(capsys, tmp_pat
     monkeypatch.setattr(shutil, "copyfile", real_copy)
     assert cli.main(["run", *where, "--model", "epochs=3"]) == 0
     assert "  Trainer (cached," in capsys.readouterr().out
+    assert storage.versions(str(model_dir)) == [1, 2]
+    # A failure after the push (the report's) says that the model was pushed before it.
+    from components.run_report import page
+
+    def broken(facts):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(page, "render", broken)
+    code = cli.main(["run", *where, "--model", "epochs=3", "--validation",
+                     "max_unseen_users=0.3"])  # a new bound: the data checks and the report rerun
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED
+    assert err.strip().splitlines()[-1].startswith(
+        "movielens-tfx run: error: RunReport failed: OSError: ")
+    assert f"the model was pushed to {model_dir / '2'} before it" in err
     assert storage.versions(str(model_dir)) == [1, 2]

@@ -73,3 +73,4 @@ def test_components_that_run_project_code_carry_its_digest(tmp_path):
     assert by_id["VersionedPusher"].exec_properties[CODE_VERSION_KEY] == code["pusher"]
     assert by_id["ServableCheck"].exec_properties[CODE_VERSION_KEY] == code["servable_check"]
     assert by_id["DataGate"].exec_properties[CODE_VERSION_KEY] == code["data_gate"]
+    assert by_id["RunReport"].exec_properties[CODE_VERSION_KEY] == code["run_report"]

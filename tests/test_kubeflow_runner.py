@@ -23,7 +23,7 @@ ORDER = [("StatisticsGen", "MovieLensExampleGen"), ("ExampleValidator", "Statist
          ("DataGate", "DriftCheck"), ("Trainer", "DataGate"),
          ("Transform", "MovieLensExampleGen"), ("Trainer", "Transform"),
          ("Evaluator", "Trainer"), ("ServableCheck", "Trainer"), ("VersionedPusher", "Evaluator"),
-         ("VersionedPusher", "ServableCheck")]
+         ("VersionedPusher", "ServableCheck"), ("RunReport", "VersionedPusher")]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,17 @@ def test_the_pusher_takes_the_servable_checks_infra_blessing(spec):
     infra = spec.root.dag.tasks["VersionedPusher"].inputs.artifacts["infra_blessing"]
     assert infra.task_output_artifact.producer_task == "ServableCheck"
     assert "tfx.InfraBlessing" in json_format.MessageToJson(spec)
+
+
+def test_the_run_report_is_an_html_artifact_the_kubeflow_ui_shows(spec):
+    """KFP's UI shows an output artifact of type system.HTML whose URI is the page: the
+    compiled output has that type, and the report reads no ML Metadata path (the UI shows
+    each step's time)."""
+    component = spec.components[spec.root.dag.tasks["RunReport"].component_ref.name]
+    output = component.output_definitions.artifacts["report"].artifact_type
+    assert yaml.safe_load(output.instance_schema)["title"] == "system.HTML"
+    metadata_path = spec.root.dag.tasks["RunReport"].inputs.parameters["metadata_path"]
+    assert metadata_path.runtime_value.constant.string_value == ""
 
 
 def test_every_executor_uses_the_image_and_the_module_paths_are_set(spec):

@@ -31,9 +31,11 @@ from components.movielens.synthetic import SyntheticConfig
 from components.pusher import component as pusher
 from components.resolver.strategy import RESOLVER_IDS
 from components.servable_check import component as servable_check
-from pipeline import local_runner
+from pipeline import cli, local_runner
 from pipeline.config import PipelineConfig, ServingConfig
+from serving import client
 from serving.session_model import SessionModel
+from tests import browser
 from trainer import task
 from trainer.config import ModelConfig
 
@@ -64,7 +66,8 @@ def _pairs(examples):
 GATE = GateConfig(max_rmse_over_baseline=1.5, min_top_k_over_baseline=0.5)
 COMPONENTS = ["MovieLensExampleGen", "MovieLensSchemaGen", "StatisticsGen", "ExampleValidator",
               "latest_push_resolver", "DriftCheck", "DataGate", "Transform", "Trainer",
-              "latest_blessed_model_resolver", "Evaluator", "ServableCheck", "VersionedPusher"]
+              "latest_blessed_model_resolver", "Evaluator", "ServableCheck", "VersionedPusher",
+              "RunReport"]
 
 
 def _by_name(runs):
@@ -234,8 +237,67 @@ def test_trainer_exports_a_servable_model(first_run):
     assert event_files, "TensorBoard logs are written into the model run directory"
 
 
-# They measure drift from the newest served version: the first run after a push re-runs them.
-DRIFT_CHECKS = {"DriftCheck", "DataGate"}
+def _shown(page, key, expected, spec=""):
+    """The page shows the run's own number `expected` under `key`, formatted by `spec`."""
+    text, value = page.facts[key]
+    assert float(value) == pytest.approx(expected, rel=1e-12, abs=1e-12), key
+    assert text == format(expected, spec), key
+
+
+def test_the_run_report_shows_the_runs_own_numbers_in_a_browser(first_run):
+    """Read in Chromium: no console error, every picture decodes, nothing fetched, and each
+    number is the one the run recorded (the Evaluator's, the Trainer's, ML Metadata's, the
+    examples', the served model's answers)."""
+    config, runs, _ = first_run
+    by_name = _by_name(runs)
+    page = browser.read(cli.report_page(config, runs))
+    assert page.errors == []
+    assert len(page.images) == 4 and all(decoded for _, decoded in page.images), page.images
+    assert page.fetched == []
+    assert "Blessed and pushed to" in page.text and "Not measured: no served version yet" \
+        in page.text and "ExampleValidator found no anomaly" in page.text
+    evaluation = by_name["Evaluator"].outputs["evaluation"]
+    gate = gate_summary(evaluation)
+    for key in ("rmse", "baseline_rmse", "top_k_accuracy", "baseline_top_k_accuracy"):
+        _shown(page, f"gate.{key}", gate[key], ".4f")
+    _shown(page, "gate.examples", int(gate["example_count"]), ",")
+    assert "gate.blessed_rmse" not in page.facts, "no blessed model yet"
+    for row in slices(evaluation):
+        for key, spec in (("examples", ","), ("rmse", ".4f"), ("top_k_accuracy", ".4f"),
+                          ("coverage", ".1%")):
+            _shown(page, f"slice.{row['slice']}.{key}", row[key], spec)
+    record = task.read_training_record(by_name["Trainer"].outputs["model_run"])
+    _shown(page, "training.epochs", record["epochs"])
+    _shown(page, "training.kept_epoch", record["kept_epoch"])
+    for epoch, loss in enumerate(record["history"]["val_loss"], start=1):
+        _shown(page, f"training.val_loss.{epoch}", loss, ".4f")
+    times = {f"time.{run.component}": run.seconds for run in runs if run.component != "RunReport"}
+    assert {key for key in page.facts if key.startswith("time.")} == set(times)
+    for key, seconds in times.items():
+        _shown(page, key, seconds, ".1f")
+    examples = by_name["MovieLensExampleGen"].outputs["examples"]
+    for split in (layout.TRAIN_SAMPLE, layout.EVAL_SAMPLE):
+        _shown(page, f"data.{split}.examples", len(_read_split(examples, split)), ",")
+    # The recommendations are the pushed model's (the same model) answers.
+    shown = collections.defaultdict(dict)
+    for key in page.facts:
+        if key.startswith("recommend."):
+            _, user, rank = key.rsplit(".", 2)
+            shown[user][int(rank)] = float(page.facts[key][1])
+    buckets = {e.features.feature[features.USER_ACTIVITY].bytes_list.value[0]
+               for e in _read_split(examples, layout.EVAL_SAMPLE)}
+    assert len(shown) == len(buckets) >= 2, "a user of each activity bucket eval holds"
+    model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
+    with client.Recommender(client.LocalTransport(model_dir, 1)) as served:
+        for answer in served.recommend(sorted(shown)):
+            assert shown[answer.user_id] == {rank: movie.stars for rank, movie
+                                             in enumerate(answer.movies, start=1)}
+            assert all(movie.title in page.text for movie in answer.movies)
+
+
+# They measure drift from the newest served version, or show it: the first run after a push
+# re-runs them.
+DRIFT_CHECKS = {"DriftCheck", "DataGate", "RunReport"}
 
 
 def test_second_run_is_served_from_cache(first_run):
@@ -293,6 +355,20 @@ def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(first_run):
         assert failure["blessed_model"] == pytest.approx(measured, abs=1e-4)
     served = os.path.join(config.serving.serving_dir, "movielens", "1")
     assert tf.saved_model.load(served).signatures["retrieve"](user_id=tf.constant(["1"]))
+    # The report says why, beside the blessed model's own numbers (the first run's).
+    page = browser.read(cli.report_page(config, runs.values()))
+    assert page.errors == [] and all(decoded for _, decoded in page.images)
+    assert len(page.images) == 5, "the drift's picture too"
+    assert "Not blessed, nothing pushed: " in page.text
+    for failure in against:
+        assert f"--gate {failure['check']}=" in page.text
+    _shown(page, "gate.blessed_rmse", first["rmse"], ".4f")
+    _shown(page, "gate.blessed_top_k_accuracy", first["top_k_accuracy"], ".4f")
+    # and the drift from the data of the served version (the same data: no distance).
+    drift = runs["DriftCheck"].properties["drift_anomalies"]
+    assert drift["compared_with"] == served
+    for feature in ("rating", "movie_id", "user_id", "user_activity"):
+        _shown(page, f"drift.{feature}", drift[f"drift_{feature}"], ".4f")
 
 
 @pytest.mark.parametrize("bounds", [dict(max_rmse=0.1), dict(max_rmse_over_baseline=0.2),

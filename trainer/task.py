@@ -18,7 +18,7 @@ from trainer.config import ModelConfig
 
 MODEL_CONFIG_KEY = "model_config"
 # The Trainer's record of its training, in the model run directory: epochs, seconds by
-# part, examples, a step's FLOPs, why it stopped, the per-epoch history.
+# part, examples, a step's FLOPs, why it stopped, the epoch kept, the per-epoch history.
 TRAINING_RECORD = "training.json"
 
 
@@ -78,6 +78,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                    "validation_seconds": result.validation_seconds,
                    "step_flops": result.step_flops,
                    "stopped_because": result.stopped_because,
+                   "kept_epoch": result.kept_epoch,
                    "history": result.history}, out, indent=2)
 
 

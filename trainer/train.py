@@ -29,6 +29,7 @@ class TrainResult:
     history: dict
     examples_seen: int
     stopped_because: str  # one line, also logged
+    kept_epoch: int  # the epoch whose weights were kept (the best validation objective), from 1
     validation_seconds: float  # of `seconds`: ranking and rating the validation users
     step_flops: Dict[str, float]  # a training step's floating-point operations by part
 
@@ -94,4 +95,4 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     flops = cost.step_flops(config, num_movies,
                             **cost.batch_shape(fit_rows.user_index, config))
     return TrainResult(model, epochs_run, seconds, examples / seconds, history.history,
-                       examples, because, measure.seconds, flops)
+                       examples, because, best, measure.seconds, flops)

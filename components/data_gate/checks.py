@@ -4,12 +4,13 @@ anomalies the config accepts. Pure functions of the protos and numbers; no I/O."
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Mapping
+from typing import Any, Dict, List, Mapping
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from common import features
 from components.data_gate.config import UNSEEN_MOVIES, UNSEEN_USERS, ValidationConfig
+from components.example_gen import layout
 
 DATASET = "dataset"  # the feature named by an anomaly of a whole split (e.g. too few examples)
 EVAL = "eval"
@@ -48,6 +49,14 @@ def schema_anomalies(split: str, anomalies: anomalies_pb2.Anomalies) -> List[Ano
                       (reason.description or reason.short_description).rstrip("."))
               for reason in anomalies.dataset_anomaly_info.reason]
     return found
+
+
+def unseen(examples: Mapping[str, Any]) -> Dict[str, float]:
+    """The fractions of eval's ratings whose user or movie train never rated, as the
+    ExampleGen records them (`examples`: its Examples' custom properties), by the anomaly
+    type each one's bound raises (UNSEEN_USERS, UNSEEN_MOVIES)."""
+    return {UNSEEN_USERS: float(examples[layout.UNSEEN_USERS]),
+            UNSEEN_MOVIES: float(examples[layout.UNSEEN_MOVIES])}
 
 
 def unseen_anomalies(unseen: Mapping[str, float], config: ValidationConfig) -> List[Anomaly]:

@@ -19,9 +19,9 @@ from tfx import v1 as tfx
 from tfx.components.example_validator.executor import DEFAULT_FILE_NAME
 from tfx.types import artifact_utils, standard_artifacts
 
+from common import run_record
 from components.data_gate import checks
 from components.data_gate.config import UNSEEN_MOVIES, UNSEEN_USERS, ValidationConfig
-from components.example_gen import layout
 
 
 def split_anomalies(anomalies: standard_artifacts.ExampleAnomalies
@@ -49,8 +49,7 @@ def DataGate(
     del code_version
     config = ValidationConfig.from_json(validation_config)
     schema = split_anomalies(anomalies)
-    unseen = {UNSEEN_USERS: examples.get_float_custom_property(layout.UNSEEN_USERS),
-              UNSEEN_MOVIES: examples.get_float_custom_property(layout.UNSEEN_MOVIES)}
+    unseen = checks.unseen(run_record.properties(examples.mlmd_artifact))
     found = checks.verdict(schema, unseen, config)
     if config.block_on_drift:
         found += [anomaly for split, drifts in split_anomalies(drift_anomalies).items()

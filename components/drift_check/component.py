@@ -13,8 +13,9 @@ The newest served version is read from the serving directory, which is no input 
 cache on, so the Pusher's latest record is an input: a new push re-runs the check.
 """
 
+import dataclasses
 import os
-from typing import Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
@@ -35,6 +36,24 @@ COMPARED_WITH = "compared_with"  # the served version's path; "" when none was c
 NOT_COMPARED = "not_compared"  # why nothing was compared, when so
 DRIFTED = "drifted"  # the features past their bound, comma-separated
 DISTANCE_PREFIX = "drift_"  # + feature: its distance
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """What a DriftCheck recorded: the version compared with ("" when none, and why not),
+    and each measured feature's distance."""
+
+    compared_with: str
+    not_compared: str
+    distances: Dict[str, float]
+
+
+def measured(properties: Mapping[str, Any]) -> Measured:
+    """The Measured of a DriftCheck's output (`properties`: its custom properties)."""
+    return Measured(str(properties.get(COMPARED_WITH, "")),
+                    str(properties.get(NOT_COMPARED, "")),
+                    {key[len(DISTANCE_PREFIX):]: float(value)
+                     for key, value in properties.items() if key.startswith(DISTANCE_PREFIX)})
 
 
 def served_statistics_path(serving_dir: str, model_name: str) -> Tuple[Optional[str], str]:

@@ -6,10 +6,11 @@ import dataclasses
 import math
 
 from common.config_error import require
+from common.json_config import JsonConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class GateConfig:
+class GateConfig(JsonConfig):
     """What a candidate model must reach to be blessed (and so pushed).
 
     By default, bounds relative to naive baselines on the same eval examples, so the gate

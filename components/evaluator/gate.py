@@ -138,6 +138,19 @@ def gate_summary(evaluation_uri: str) -> Dict[str, Any]:
     return summary
 
 
+def blessed_model_summary(evaluation_uri: str) -> Optional[Dict[str, float]]:
+    """The latest blessed model's RMSE and top-k accuracy on the same examples, when the
+    Evaluator compared the candidate with one (else None)."""
+    config = tfma.load_eval_result(evaluation_uri).config
+    baseline = next((spec.name for spec in config.model_specs if spec.is_baseline), None)
+    if baseline is None:
+        return None
+    result = tfma.load_eval_result(evaluation_uri, model_name=baseline)
+    overall = next(metrics for slice_key, metrics in result.slicing_metrics if slice_key == ())
+    return {"rmse": overall[RATING_OUTPUT][""][RMSE]["doubleValue"],
+            "top_k_accuracy": overall[TOP_K_OUTPUT][""][TOP_K_ACCURACY]["doubleValue"]}
+
+
 def slices(evaluation_uri: str) -> List[Dict[str, Any]]:
     """Each slice the Evaluator measured, the whole gate split first, then SLICED_BY's buckets
     in order: {"slice": its name, "examples", "rmse", "rmse_over_baseline",

@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import uuid
-from typing import Iterator, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 import tensorflow as tf
 from tfx import v1 as tfx
@@ -221,6 +221,14 @@ class PushOutcome:
     destination: Optional[str]  # the version's path; None when nothing was pushed
     reason: str  # one line for the run's summary
     refused_version: str = ""  # the served version that was not this root's (refused)
+
+
+def recorded_outcome(properties: Mapping[str, Any]) -> PushOutcome:
+    """The PushOutcome a PushedModel records (`properties`: its custom properties)."""
+    pushed = bool(properties.get(PUSHED, 0))
+    return PushOutcome(str(properties[PUSHED_DESTINATION]) if pushed else None,
+                       str(properties.get(PUSH_OUTCOME, "nothing pushed")),
+                       str(properties.get(REFUSED_VERSION, "")))
 
 
 def push_if_blessed_and_servable(model_uri: str, blessed: bool, serving_dir: str,
