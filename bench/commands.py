@@ -34,6 +34,9 @@ def _add_bench_pipeline(commands) -> None:
     options.add_data_options(bench)
     options.add_model_options(bench)
     bench.add_argument("--beam-workers", type=int, default=0)
+    bench.add_argument("--cold-runs", type=int, default=3,
+                       help="cold runs, each in a fresh root: the spread of what the new "
+                            "steps cost (default 3)")
     bench.add_argument("--report-dir", default="reports/pipeline")
 
 
@@ -45,7 +48,7 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
     config = PipelineConfig(pipeline_root="unused", data=options.data_config(args),
                             model=options.model_config(args), gate=options.gate_config(args),
                             beam_workers=args.beam_workers)
-    pipeline_benchmark.run(config, args.report_dir, log=_log)
+    pipeline_benchmark.run(config, args.report_dir, log=_log, cold_runs=args.cold_runs)
     _print_report(os.path.join(args.report_dir, "pipeline.md"))
     return 0
 

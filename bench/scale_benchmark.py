@@ -175,16 +175,33 @@ def _publish(kept: Dict[str, Dict], report_dir: str) -> Dict:
     return report
 
 
+def _component(result: Dict, name: str) -> Optional[Dict]:
+    """A size's record of the component `name`; None for a size measured before it existed."""
+    return next((c for c in result["components"] if c["component"] == name), None)
+
+
+def _components(results: List[Dict]) -> List[str]:
+    """Every component any size records, in the order of the size that records the most."""
+    fullest = max(results, key=lambda result: len(result["components"]))
+    return [c["component"] for c in fullest["components"]]
+
+
 def _growth(results: List[Dict], component: str = "") -> List[str]:
-    """(time ratio) / (ratings ratio) from each size to the next."""
-    def seconds(result: Dict) -> float:
+    """(time ratio) / (ratings ratio) from each size to the next (blank where either size
+    lacks the component)."""
+    def seconds(result: Dict) -> Optional[float]:
         if not component:
             return result["seconds"]
-        return next(c["seconds"] for c in result["components"] if c["component"] == component)
+        found = _component(result, component)
+        return found["seconds"] if found else None
 
     cells = [""]
     for small, large in zip(results, results[1:]):
-        time_ratio = seconds(large) / max(seconds(small), 1e-9)
+        small_seconds, large_seconds = seconds(small), seconds(large)
+        if small_seconds is None or large_seconds is None:
+            cells.append("")
+            continue
+        time_ratio = large_seconds / max(small_seconds, 1e-9)
         cells.append(f"{time_ratio / (large['ratings'] / small['ratings']):.2f}")
     return cells
 
@@ -196,13 +213,16 @@ def markdown(report: Dict) -> str:
     lines = ["# Scale: the whole pipeline on synthetic data of MovieLens sizes",
              "", f"{report['machine']}, {report['date']}. Growth = (time ratio) / (ratings "
              "ratio) from the size above: 1.00 is linear.", ""]
-    names = [c["component"] for c in results[0]["components"]]
-    for name in names:
+    for name in _components(results):
         growth = _growth(results, name)
         lines += [f"## {name}", "", "| size | seconds | peak RSS (GB) | ratings/s | growth |",
                   "|---|---|---|---|---|"]
         for result, cell in zip(results, growth):
-            component = next(c for c in result["components"] if c["component"] == name)
+            component = _component(result, name)
+            if component is None:
+                lines.append(f"| {result['size']} | – (measured before this step existed) "
+                             "| | | |")
+                continue
             lines.append(f"| {result['size']} | {component['seconds']:.1f} | "
                          f"{component['peak_rss_gb']:.2f} | "
                          f"{component['examples_per_second']:,.0f} | {cell} |")
@@ -287,11 +307,11 @@ def _plot(report: Dict, path: str) -> None:
     results = report["results"]
     figure, axis = pyplot.subplots(figsize=(7, 5))
     ratings = [r["ratings"] for r in results]
-    for name in [c["component"] for c in results[0]["components"]]:
-        seconds = [next(c["seconds"] for c in r["components"] if c["component"] == name)
-                   for r in results]
-        if max(seconds) >= 0.5:
-            axis.plot(ratings, seconds, marker="o", label=name)
+    for name in _components(results):
+        measured = [(r["ratings"], _component(r, name)) for r in results]
+        points = [(x, c["seconds"]) for x, c in measured if c is not None]
+        if max(seconds for _, seconds in points) >= 0.5:
+            axis.plot(*zip(*points), marker="o", label=name)
     axis.plot(ratings, [r["seconds"] for r in results], marker="s", color="black",
               label="whole run")
     axis.set_xscale("log")

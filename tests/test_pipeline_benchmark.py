@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from bench import evaluator_cost
 from bench import pipeline_benchmark as benchmark
 from components.evaluator.config import GateConfig
 from components.movielens.config import DataConfig
@@ -22,7 +23,7 @@ def test_bench_pipeline_reports_components_trainer_parts_and_step_cost(tmp_path)
         model=ModelConfig(epochs=2, batch_size=256, embedding_dim=8, rating_layers=(16,)),
         gate=GateConfig(max_rmse_over_baseline=1.5, min_top_k_over_baseline=0.5))
     lines = []
-    report = benchmark.run(config, str(tmp_path / "report"), log=lines.append)
+    report = benchmark.run(config, str(tmp_path / "report"), log=lines.append, cold_runs=1)
     assert not (tmp_path / "unused").exists()
     cold = {c["component"]: c for c in report["cold"]["components"]}
     assert not any(c["cached"] for c in cold.values())
@@ -40,11 +41,31 @@ def test_bench_pipeline_reports_components_trainer_parts_and_step_cost(tmp_path)
     page = (tmp_path / "report" / "pipeline.md").read_text()
     assert f"## Where the Trainer's {trainer['seconds']:.1f} s went" in page
     assert "of this machine's float32 matrix product" in page
-    assert lines[2].startswith("cached re-run:") and "matrix-product rate" in lines[3]
-    # What data validation adds: its steps' time over the rest of the same cold run.
-    validation = report["validation"]
-    added = sum(cold[name]["seconds"] for name in benchmark.DATA_VALIDATION)
-    assert validation["seconds"] == pytest.approx(added) and added > 0
-    assert validation["ratio"] == pytest.approx(added / (sum(
+    assert lines[-2].startswith("cached re-run:") and "matrix-product rate" in lines[-1]
+    # What issue 24's steps add: theirs and the Evaluator's growth over the rest of the run.
+    [run] = report["cold_runs"]
+    evaluator, cost = run["evaluator"], run["new_steps"]
+    assert evaluator["now"] > 0 and evaluator["before"] > 0
+    assert cost["evaluator_growth"] == pytest.approx(evaluator["now"] - evaluator["before"])
+    added = sum(cold[name]["seconds"] for name in benchmark.NEW_STEPS) + \
+        cost["evaluator_growth"]
+    assert cost["seconds"] == pytest.approx(added)
+    assert cost["ratio"] == pytest.approx(added / (sum(
         c["seconds"] for c in cold.values()) - added))
-    assert "Data validation (StatisticsGen, ExampleValidator, " in page
+    assert report["new_steps"]["mean"] == report["new_steps"]["min"] == cost["ratio"]
+    assert "## What issue 24's steps add" in page and f"{cost['ratio']:.1%} |" in page
+
+
+def test_the_evaluator_before_issue_24_has_neither_popularity_slices_nor_coverage():
+    from common import features
+    from components.evaluator.gate import eval_config
+
+    now = eval_config(GateConfig())
+    before = evaluator_cost.before_issue_24(now)
+    keys = [list(spec.feature_keys) for spec in before.slicing_specs]
+    assert [features.MOVIE_POPULARITY] in [list(s.feature_keys) for s in now.slicing_specs]
+    assert [features.MOVIE_POPULARITY] not in keys and [features.USER_ACTIVITY] in keys
+    classes = {m.class_name for spec in before.metrics_specs for m in spec.metrics}
+    assert not classes & set(evaluator_cost.ADDED_METRICS)
+    assert len(classes) == len({m.class_name for spec in now.metrics_specs
+                                for m in spec.metrics}) - 2

@@ -22,7 +22,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from common import features, storage
 from components.data_gate.component import split_anomalies
 from components.evaluator.config import GateConfig
-from components.evaluator.gate import gate_summary, slices
+from components.evaluator.gate import blessed_model_summary, gate_summary, slices
 from components.example_gen import layout
 from components.movielens import synthetic
 from components.movielens.config import DataConfig
@@ -315,14 +315,16 @@ def test_second_run_is_served_from_cache(first_run):
 
 
 def test_a_removed_serving_directory_gets_the_blessed_model_again(first_run, tmp_path):
-    """`mv serving_model elsewhere`, then the same run: everything else is cached, and the
-    blessed model is pushed again as version 1."""
+    """`mv serving_model elsewhere`, then the same run: everything but the report is cached,
+    and the blessed model is pushed again as version 1."""
     config, runs, _ = first_run
     model_dir = os.path.join(config.serving.serving_dir, config.serving.model_name)
     shutil.move(config.serving.serving_dir, str(tmp_path / "elsewhere"))
     again = _by_name(local_runner.run(config))
-    assert not again["VersionedPusher"].cached
-    assert all(r.cached for name, r in again.items() if r.outputs and name != "VersionedPusher")
+    # The Pusher pushes again, and the report (which shows the push) is written again.
+    assert not again["VersionedPusher"].cached and not again["RunReport"].cached
+    assert all(r.cached for name, r in again.items()
+               if r.outputs and name not in ("VersionedPusher", "RunReport"))
     assert _versions(config) == [1]
     assert again["VersionedPusher"].properties["pushed_model"]["pushed_destination"] == \
         os.path.join(model_dir, "1")
@@ -362,8 +364,12 @@ def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(first_run):
     assert "Not blessed, nothing pushed: " in page.text
     for failure in against:
         assert f"--gate {failure['check']}=" in page.text
-    _shown(page, "gate.blessed_rmse", first["rmse"], ".4f")
-    _shown(page, "gate.blessed_top_k_accuracy", first["top_k_accuracy"], ".4f")
+    blessed = blessed_model_summary(runs["Evaluator"].outputs["evaluation"])
+    _shown(page, "gate.blessed_rmse", blessed["rmse"], ".4f")
+    _shown(page, "gate.blessed_top_k_accuracy", blessed["top_k_accuracy"], ".4f")
+    # which is the first run's model measured again on the same examples.
+    assert blessed["rmse"] == pytest.approx(first["rmse"], rel=1e-6)
+    assert blessed["top_k_accuracy"] == pytest.approx(first["top_k_accuracy"], rel=1e-6)
     # and the drift from the data of the served version (the same data: no distance).
     drift = runs["DriftCheck"].properties["drift_anomalies"]
     assert drift["compared_with"] == served

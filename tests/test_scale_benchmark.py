@@ -52,6 +52,12 @@ def test_two_sizes_give_times_memory_growth_and_the_gate(tmp_path):
     kept = older["results"][0]["training"]
     assert f"| tiny | {kept['training_ratings']:,} | – | {kept['examples_seen']:,} |" in \
         scale_benchmark.markdown(older)
+    # A size kept from before a step existed (issue 24's RunReport): a dash, no growth.
+    older["results"][0]["components"] = [c for c in older["results"][0]["components"]
+                                         if c["component"] != "RunReport"]
+    page = scale_benchmark.markdown(older).split("## RunReport")[1].split("## ")[0]
+    assert "| tiny | – (measured before this step existed) | | | |" in page
+    assert "| small | " in page and page.rstrip().endswith("|  |")
     assert (tmp_path / "scale.png").stat().st_size > 1000
     # A later run of one size keeps the other's measurement, and a size that fails after
     # it loses neither.
