@@ -69,7 +69,7 @@ def create_pipeline(
     ).with_id(EXAMPLE_VALIDATOR)
     # The served version's training data against this run's (the latest push record is
     # there so that a new push re-runs it; components/drift_check/component.py).
-    pushed = latest_push(tfx_strategy=tfx_strategies_only)
+    pushed = latest_push(tfx_strategies_only)
     drift_check = DriftCheck(
         statistics=statistics_gen.outputs["statistics"],
         latest_push=pushed.outputs[LATEST_PUSH],
@@ -106,8 +106,7 @@ def create_pipeline(
     ).with_id(TRAINER)
     trainer.add_upstream_node(data_gate)  # nothing is trained on data the gate refused
     # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.
-    latest_blessed = latest_blessed_baseline(candidate=trainer.outputs["model"],
-                                             exclude_candidate=not tfx_strategies_only)
+    latest_blessed = latest_blessed_baseline(trainer.outputs["model"], tfx_strategies_only)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         example_splits=[GATE],

@@ -99,15 +99,16 @@ class LatestBlessedOtherModelStrategy(tfx.dsl.experimental.LatestBlessedModelStr
 
 
 def latest_blessed_baseline(candidate: types.BaseChannel,
-                            exclude_candidate: bool = True) -> tfx.dsl.Resolver:
-    """The baseline resolver; `exclude_candidate=False` gives TFX's own strategy, the only
-    one (with LatestArtifactStrategy) that the Kubeflow Pipelines v2 compiler translates."""
+                            tfx_strategies_only: bool = False) -> tfx.dsl.Resolver:
+    """The baseline resolver: the latest blessed model other than `candidate`
+    (LatestBlessedOtherModelStrategy); with `tfx_strategies_only`, TFX's own
+    LatestBlessedModelStrategy, one of the two the Kubeflow Pipelines v2 compiler translates."""
     channels = {
         MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         MODEL_BLESSING: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     }
     strategy = tfx.dsl.experimental.LatestBlessedModelStrategy
-    if exclude_candidate:
+    if not tfx_strategies_only:
         strategy = LatestBlessedOtherModelStrategy
         channels[CANDIDATE] = candidate
     return tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id(RESOLVER_ID)
@@ -131,12 +132,12 @@ class ServedPushStrategy(tfx.dsl.experimental.ResolverStrategy):
         return result
 
 
-def latest_push(tfx_strategy: bool = False) -> tfx.dsl.Resolver:
-    """The push record of the newest version this pipeline pushed (ServedPushStrategy).
-    `tfx_strategy` gives TFX's own LatestArtifactStrategy instead (the latest record, pushed
-    or not), which the Kubeflow Pipelines v2 compiler translates."""
+def latest_push(tfx_strategies_only: bool = False) -> tfx.dsl.Resolver:
+    """The push record of the newest version this pipeline pushed (ServedPushStrategy). With
+    `tfx_strategies_only`, TFX's own LatestArtifactStrategy instead (the latest record,
+    pushed or not), the other of the two the Kubeflow Pipelines v2 compiler translates."""
     return tfx.dsl.Resolver(
-        strategy_class=(tfx.dsl.experimental.LatestArtifactStrategy if tfx_strategy
+        strategy_class=(tfx.dsl.experimental.LatestArtifactStrategy if tfx_strategies_only
                         else ServedPushStrategy),
         **{LATEST_PUSH: tfx.dsl.Channel(type=tfx.types.standard_artifacts.PushedModel)}
     ).with_id(LATEST_PUSH_ID)
