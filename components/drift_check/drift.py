@@ -64,17 +64,25 @@ def distances(anomalies: anomalies_pb2.Anomalies, config: ValidationConfig) -> D
     return found
 
 
+def against_bounds(measured: Dict[str, float], config: ValidationConfig) -> List[Dict]:
+    """Each measured feature, in the config's order: its distance, comparator, bound and
+    whether it is past the bound."""
+    return [{"feature": feature, "comparator": comparator, "bound": bound,
+             "distance": measured[feature], "past": not measured[feature] <= bound}
+            for feature, (comparator, bound) in drift_bounds(config).items()
+            if feature in measured]
+
+
 def describe(compared_with: str, not_compared: str, measured: Dict[str, float],
              config: ValidationConfig) -> str:
     """One line for the run's output: each distance and its bound, against which version,
     and what past a bound does."""
     if not compared_with:
         return f"Drift: not measured ({not_compared})."
-    bounds = drift_bounds(config)
-    parts = [f"{feature} {measured[feature]:.4f} ({comparator}, at most {bound})"
-             for feature, (comparator, bound) in bounds.items() if feature in measured]
-    past = [feature for feature, (_, bound) in bounds.items()
-            if feature in measured and not measured[feature] <= bound]
+    rows = against_bounds(measured, config)
+    parts = [f"{row['feature']} {row['distance']:.4f} ({row['comparator']}, at most "
+             f"{row['bound']})" for row in rows]
+    past = [row["feature"] for row in rows if row["past"]]
     verdict = "within the bounds"
     if past:
         verdict = f"past the bound: {', '.join(past)}" + (

@@ -13,7 +13,8 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from common import features, run_record
 from components.data_gate import checks
-from components.data_gate.config import UNSEEN_MOVIES, UNSEEN_USERS, ValidationConfig, drift_bounds
+from components.data_gate.config import UNSEEN_MOVIES, UNSEEN_USERS, ValidationConfig
+from components.drift_check import drift as drift_lib
 from components.drift_check.component import Measured
 from components.evaluator import gate
 from components.evaluator.config import GateConfig
@@ -79,13 +80,9 @@ def data(statistics: Mapping[str, statistics_pb2.DatasetFeatureStatisticsList],
 def drift(found: Measured, config: ValidationConfig) -> Dict[str, Any]:
     """The drift section: the version compared with (or why none), and each measured
     feature's distance, comparator and bound."""
-    rows = [{"feature": feature, "comparator": comparator, "bound": bound,
-             "distance": found.distances[feature],
-             "past": not found.distances[feature] <= bound}
-            for feature, (comparator, bound) in drift_bounds(config).items()
-            if feature in found.distances]
     return {"compared_with": found.compared_with, "not_compared": found.not_compared,
-            "blocking": config.block_on_drift, "rows": rows}
+            "blocking": config.block_on_drift,
+            "rows": drift_lib.against_bounds(found.distances, config)}
 
 
 def training(record: Mapping[str, Any]) -> Dict[str, Any]:
