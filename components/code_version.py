@@ -26,6 +26,7 @@ PROJECT_PACKAGES = ("common", "components", "serving", "trainer")
 # What each component runs (its entry modules).
 EXAMPLE_GEN_CODE = ("components.example_gen.executor",)
 SCHEMA_GEN_CODE = ("components.schema_gen.component",)
+STATISTICS_GEN_CODE = ("components.statistics_gen.executor",)
 DATA_GATE_CODE = ("components.data_gate.component",)
 DRIFT_CHECK_CODE = ("components.drift_check.component",)
 TRANSFORM_CODE = ("components.transform.preprocessing",)
@@ -114,6 +115,7 @@ def digests() -> Dict[str, str]:
     """Each component's digest, by the name of its entry modules' tuple above."""
     return {name: digest(modules) for name, modules in (
         ("example_gen", EXAMPLE_GEN_CODE), ("schema_gen", SCHEMA_GEN_CODE),
+        ("statistics_gen", STATISTICS_GEN_CODE),
         ("data_gate", DATA_GATE_CODE), ("drift_check", DRIFT_CHECK_CODE),
         ("transform", TRANSFORM_CODE), ("trainer", TRAINER_CODE),
         ("evaluator", EVALUATOR_CODE), ("servable_check", SERVABLE_CHECK_CODE),

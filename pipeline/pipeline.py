@@ -19,6 +19,7 @@ from components.resolver.strategy import LATEST_PUSH, latest_blessed_baseline, l
 from components.run_report.component import RunReport
 from components.schema_gen.component import MovieLensSchemaGen, schema_text
 from components.servable_check.component import ServableCheck
+from components.statistics_gen.component import SampleStatisticsGen
 from pipeline.config import PipelineConfig
 from trainer.task import MODEL_CONFIG_KEY
 
@@ -59,11 +60,12 @@ def create_pipeline(
                                       ).with_id(EXAMPLE_GEN)
     schema_gen = MovieLensSchemaGen(schema_text=schema_text(), code_version=code["schema_gen"]
                                     ).with_id(SCHEMA_GEN)
-    # TFX's own data validation, on the seeded samples of train and eval (its cost stays
-    # seconds at any size; components/example_gen/executor.py).
-    statistics_gen = tfx.components.StatisticsGen(
+    # TFX's data validation, on the seeded samples of train and eval (its cost stays a
+    # second or two at any size; components/statistics_gen/statistics.py).
+    statistics_gen = SampleStatisticsGen(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        exclude_splits=[TRAIN, EVAL, GATE]).with_id(STATISTICS_GEN)
+        exclude_splits=[TRAIN, EVAL, GATE], code_version=code["statistics_gen"]
+    ).with_id(STATISTICS_GEN)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     ).with_id(EXAMPLE_VALIDATOR)

@@ -63,6 +63,7 @@ def test_components_that_run_project_code_carry_its_digest(tmp_path):
     code = code_version.digests()
     assert by_id["MovieLensExampleGen"].exec_properties[CODE_VERSION_KEY] == code["example_gen"]
     assert by_id["MovieLensSchemaGen"].exec_properties[CODE_VERSION_KEY] == code["schema_gen"]
+    assert by_id["StatisticsGen"].exec_properties[CODE_VERSION_KEY] == code["statistics_gen"]
     for component, name in (("Transform", "transform"), ("Trainer", "trainer")):
         custom = json.loads(by_id[component].exec_properties["custom_config"])
         assert custom[CODE_VERSION_KEY] == code[name]

@@ -1,4 +1,4 @@
-"""The data gate: TFX's StatisticsGen and ExampleValidator on the ExampleGen's samples, and
+"""The data gate: StatisticsGen and TFX's ExampleValidator on the ExampleGen's samples, and
 the DataGate that stops a run before the Trainer."""
 
 import dataclasses
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.components.example_validator import executor as validator_executor
-from tfx.components.statistics_gen import executor as statistics_executor
 from tfx.types import artifact_utils, standard_artifacts
 from tfx_bsl.coders import example_coder
 
@@ -22,6 +21,7 @@ from components.movielens import synthetic
 from components.movielens.records import Movie, MovieLensData
 from components.movielens.synthetic import SyntheticConfig
 from components.schema_gen.component import schema_text
+from components.statistics_gen import executor as statistics_executor
 from pipeline import cli, local_runner
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import DATA_GATE, TRAINER
@@ -48,8 +48,9 @@ def _write_split(examples, split, records):
 
 
 def _anomalies(tmp_path, train, evaluation):
-    """TFX's own StatisticsGen and ExampleValidator executors on two splits of tf.Examples,
-    against the curated schema; their anomalies as the data gate reads them."""
+    """The pipeline's StatisticsGen executor (TFDV's statistics, as TFX's own executor
+    computes them: tests/test_statistics_gen.py) and TFX's ExampleValidator on two splits of
+    tf.Examples, against the curated schema; their anomalies as the data gate reads them."""
     examples = _artifact(standard_artifacts.Examples, tmp_path / "examples",
                          [executor.TRAIN_SAMPLE, executor.EVAL_SAMPLE])
     _write_split(examples, executor.TRAIN_SAMPLE, train)

@@ -70,6 +70,19 @@ def test_every_executor_uses_the_image_and_the_module_paths_are_set(spec):
     assert "trainer.task.run_fn" in text
 
 
+def test_statistics_gen_runs_this_projects_executor_in_the_image(spec):
+    """The component is TFX's StatisticsGen (its spec and ExampleStatistics output); its
+    executor is the in-memory one, which the image has."""
+    container = spec.deployment_spec.fields["executors"].struct_value.fields[
+        "StatisticsGen_executor"].struct_value.fields["container"].struct_value
+    args = [value.string_value for value in container.fields["args"].list_value.values]
+    assert args[args.index("--executor_class_path") + 1] == \
+        "components.statistics_gen.executor.Executor"
+    component = spec.components[spec.root.dag.tasks["StatisticsGen"].component_ref.name]
+    output = component.output_definitions.artifacts["statistics"].artifact_type
+    assert yaml.safe_load(output.instance_schema)["title"] == "tfx.ExampleStatistics"
+
+
 def test_json_is_a_vertex_pipeline_job(tmp_path):
     path = str(tmp_path / "pipeline.json")
     kubeflow_runner.compile_pipeline(CONFIG, path)

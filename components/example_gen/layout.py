@@ -7,8 +7,8 @@ EVAL = "eval"
 # smaller): what the Evaluator's gate reads, so its cost stops growing with the data.
 GATE = "gate"
 # Seeded samples of train and eval, at most DataConfig.statistics_examples ratings each: what
-# StatisticsGen describes, so that its cost (about 45 us a rating, most of it Beam reading
-# TFRecords in Python) stays a few seconds at any size (docs/data.md).
+# StatisticsGen describes, in memory, so that its cost (about 20 us a rating) and memory stay
+# bounded at any size (docs/data.md).
 TRAIN_SAMPLE = "train_sample"
 EVAL_SAMPLE = "eval_sample"
 SPLITS = (TRAIN, EVAL, GATE, TRAIN_SAMPLE, EVAL_SAMPLE)

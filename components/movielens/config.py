@@ -36,7 +36,8 @@ class DataConfig(JsonConfig):
     # samples is in reports/scale.md.
     gate_examples: int = 100_000
     # StatisticsGen describes seeded samples of this many train and eval ratings (all of a
-    # split when it is smaller), so that data validation costs seconds at any size.
+    # split when it is smaller), in memory, so that data validation costs about a second and
+    # bounded memory at any size.
     statistics_examples: int = 25_000
 
     def __post_init__(self) -> None:
