@@ -140,7 +140,7 @@ def component_times(metadata_path: str) -> Optional[List[Dict[str, Any]]]:
             if run_record.state(execution) != "running"]
 
 
-def sample_users(examples: Sequence[Dict[str, Any]], per_bucket: int = 1) -> List[Dict]:
+def sample_users(examples: Sequence[Dict[str, Any]]) -> List[Dict]:
     """Users to show recommendations for: in each activity bucket, the user with the most
     ratings in `examples` (rows of user, activity, movie; ties to the smaller id), each with
     the movies of theirs that `examples` holds."""
@@ -154,7 +154,7 @@ def sample_users(examples: Sequence[Dict[str, Any]], per_bucket: int = 1) -> Lis
         users = sorted((u for u in rated if activity[u] == bucket),
                        key=lambda u: (-len(rated[u]), u))
         chosen += [{"user": u, "activity": bucket, "rated": sorted(rated[u])}
-                   for u in users[:per_bucket]]
+                   for u in users[:1]]
     return chosen
 
 
