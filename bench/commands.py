@@ -9,6 +9,7 @@ import os
 import sys
 
 from bench.releases import SIZES
+from common.config_error import require
 from pipeline import options
 
 
@@ -44,6 +45,7 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
     from bench import pipeline_benchmark
     from pipeline.config import PipelineConfig
 
+    require(args.cold_runs >= 1, "--cold-runs", "at least 1", args.cold_runs)
     options.configure_logging(verbose=False)
     config = PipelineConfig(pipeline_root="unused", data=options.data_config(args),
                             model=options.model_config(args), gate=options.gate_config(args),

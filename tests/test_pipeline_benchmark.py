@@ -69,3 +69,13 @@ def test_the_evaluator_before_issue_24_has_neither_popularity_slices_nor_coverag
     assert not classes & set(evaluator_cost.ADDED_METRICS)
     assert len(classes) == len({m.class_name for spec in now.metrics_specs
                                 for m in spec.metrics}) - 2
+
+
+def test_no_cold_run_is_a_clear_error_before_anything_runs(capsys, tmp_path):
+    from pipeline import cli
+
+    code = cli.main(["bench-pipeline", "--cold-runs", "0", "--report-dir", str(tmp_path)])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == \
+        "movielens-tfx bench-pipeline: error: --cold-runs must be at least 1, got 0"
+    assert not list(tmp_path.iterdir())

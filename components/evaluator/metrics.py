@@ -49,11 +49,17 @@ _SUMMED = (RATING_OUTPUT, BASELINE_OUTPUTS[RATING_OUTPUT], TOP_K_OUTPUT,
 _SQUARED = _SUMMED[:2]
 
 
-def _value(tree: Any, model_name: str, output: str) -> float:
-    """An example's value of `output` in TFMA's labels or predictions: keyed by output, and
-    first by model name when several models are evaluated (candidate and baseline)."""
+def _of_model(tree: Any, model_name: str) -> Any:
+    """TFMA's labels or predictions of one model: keyed first by model name when several
+    models are evaluated (candidate and baseline)."""
     if model_name and isinstance(tree, dict) and model_name in tree:
-        tree = tree[model_name]
+        return tree[model_name]
+    return tree
+
+
+def _value(tree: Any, model_name: str, output: str) -> float:
+    """An example's value of `output` in TFMA's labels or predictions of `model_name`."""
+    tree = _of_model(tree, model_name)
     if isinstance(tree, dict):
         tree = tree[output]
     return float(np.asarray(tree).reshape(-1)[0])
@@ -83,9 +89,7 @@ class _GateSums(beam.CombineFn):
     def add_input(self, gate: _Gate, element: metric_types.StandardMetricInputs) -> _Gate:
         model = self._key.model_name
         label = _value(element.label, model, RATING_OUTPUT)
-        prediction = element.prediction
-        if model and isinstance(prediction, dict) and model in prediction:
-            prediction = prediction[model]
+        prediction = _of_model(element.prediction, model)
         for i, output in enumerate(_SUMMED):
             value = _value(prediction, "", output)
             gate.sums[i] += (value - label) ** 2 if output in _SQUARED else value
