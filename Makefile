@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIPELINE_ROOT ?= pipeline_output
 
 .PHONY: install run lint test test-fast lock clean bench bench-models bench-models-ml1m bench-pipeline \
-	bench-pipeline-ml1m bench-serving bench-scale
+	bench-pipeline-ml1m bench-serving bench-scale bench-distributed
 
 install: $(VENV)/.installed
 
@@ -78,3 +78,7 @@ bench-serving: install
 SCALE_SIZES ?= ml-100k ml-1m ml-10m ml-25m
 bench-scale: install
 	$(BIN)/movielens-tfx bench-scale --sizes $(SCALE_SIZES) --report-dir reports
+
+# Two training workers of one core each against one worker on both (3 seeds): about 15 min.
+bench-distributed: install
+	$(BIN)/movielens-tfx bench-distributed --data $(ML100K) --report-dir reports/ml-100k

@@ -1,6 +1,7 @@
 """The research and benchmark subcommands of `movielens-tfx`, added to the product's command
 line through the entry-point group `pipeline.cli.COMMANDS` (setup.py): bench-pipeline,
-bench-serving, bench-scale and experiments. The product never imports this package."""
+bench-serving, bench-scale, bench-distributed and experiments. The product never imports
+this package."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pipeline import options
 
 def add_commands(commands) -> None:
     """Adds this package's subcommands to argparse's `commands`."""
-    for add in (_add_bench_pipeline, _add_bench_serving, _add_bench_scale, _add_experiments):
+    for add in (_add_bench_pipeline, _add_bench_serving, _add_bench_scale,
+                _add_bench_distributed, _add_experiments):
         add(commands)
 
 
@@ -114,6 +116,27 @@ def _bench_scale(args: argparse.Namespace) -> int:
         print(f"movielens-tfx bench-scale: {error}", file=sys.stderr)
         return 1
     _print_report(os.path.join(args.report_dir, "scale.md"))
+    return 0
+
+
+def _add_bench_distributed(commands) -> None:
+    bench = commands.add_parser(
+        "bench-distributed", help="training on two workers of one core against one worker")
+    bench.set_defaults(handler=_bench_distributed)
+    bench.add_argument("--data", required=True, help="a MovieLens release's directory or zip")
+    bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    bench.add_argument("--epochs", type=int, default=20, help="at most (early stopping)")
+    bench.add_argument("--report-dir", default="reports/ml-100k")
+
+
+def _bench_distributed(args: argparse.Namespace) -> int:
+    from bench import distributed_benchmark
+
+    cores = os.cpu_count() or 1
+    require(cores >= 2, "this machine's cores", "at least 2 (one a worker)", cores)
+    distributed_benchmark.run(os.path.abspath(args.data), args.seeds, args.report_dir,
+                              epochs=args.epochs, log=_log)
+    _print_report(os.path.join(args.report_dir, "distributed.md"))
     return 0
 
 

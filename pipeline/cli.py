@@ -93,6 +93,7 @@ def _add_run(commands) -> None:
     options.add_push_options(run)
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--verbose", action="store_true", help="show TFX's and Beam's own logs")
+    options.add_local_trainer_options(run)
     options.add_model_options(run)
 
 
@@ -113,6 +114,7 @@ def _add_compile(commands) -> None:
     compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
     options.add_data_options(compile_)
     options.add_validation_options(compile_)
+    options.add_cluster_trainer_options(compile_)
     options.add_model_options(compile_)
 
 
@@ -169,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
         data=options.data_config(args),
         validation=options.validation_config(args),
         model=options.model_config(args),
+        trainer=options.trainer_config(args),
         gate=options.gate_config(args),
         serving=options.serving_config(args, args.serving_dir if storage.is_url(args.serving_dir)
                                        else os.path.abspath(args.serving_dir)),
@@ -348,8 +351,8 @@ def _compile(args: argparse.Namespace) -> int:
     config = PipelineConfig(
         pipeline_root=args.pipeline_root, data=options.data_config(args),
         validation=options.validation_config(args),
-        model=options.model_config(args), gate=options.gate_config(args),
-        serving=options.serving_config(args, args.serving_dir),
+        model=options.model_config(args), trainer=options.trainer_config(args),
+        gate=options.gate_config(args), serving=options.serving_config(args, args.serving_dir),
         extra_beam_args=tuple(args.beam_args), **options.naming(args))
     path = kubeflow_runner.compile_pipeline(config, args.output)
     print(f"Compiled '{config.pipeline_name}' for Kubeflow Pipelines v2: {path}")

@@ -12,6 +12,7 @@ from common.config_error import ConfigError
 from components.data_gate.config import ValidationConfig
 from components.evaluator.config import GateConfig
 from components.movielens.config import SYNTHETIC, DataConfig
+from components.trainer.config import TrainerConfig
 from serving import contract
 from trainer.config import ModelConfig
 
@@ -44,6 +45,7 @@ class PipelineConfig:
     data: DataConfig = DataConfig()
     validation: ValidationConfig = ValidationConfig()
     model: ModelConfig = ModelConfig()
+    trainer: TrainerConfig = TrainerConfig()  # where the Trainer step trains
     gate: GateConfig = GateConfig()
     serving: ServingConfig = ServingConfig()
     pipeline_name: str = "movielens-recommender"
@@ -71,6 +73,11 @@ class PipelineConfig:
         if self.beam_runner == "portable" and runner not in (None, "PortableRunner"):
             raise ConfigError(f"--beam-runner portable runs Beam's PortableRunner locally; "
                               f"--beam-arg=--runner={runner} contradicts it")
+        replicas = max(self.trainer.workers, self.trainer.replicas)
+        if self.model.batch_size % replicas:
+            raise ConfigError(f"--model batch_size={self.model.batch_size} does not split "
+                              f"into {replicas} equal worker batches: give a multiple of "
+                              f"{replicas}")
         if self.data.source == SYNTHETIC:  # its size is known: check the model against it now
             synthetic = self.data.synthetic
             self.model.check_data(int(synthetic.num_ratings * (1.0 - self.data.eval_fraction)),

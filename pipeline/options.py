@@ -88,6 +88,49 @@ def add_image_option(parser: argparse.ArgumentParser) -> None:
              "workers (Dataflow, Flink, Spark) run; the local runners ignore it")
 
 
+def add_local_trainer_options(parser: argparse.ArgumentParser) -> None:
+    """--trainer-workers: the Trainer step's worker processes on this machine."""
+    from components.trainer.config import TrainerConfig
+
+    parser.add_argument(
+        "--trainer-workers", type=int, default=default(TrainerConfig, "workers"),
+        help="train in N worker processes on this machine, as N machines would "
+             "(MultiWorkerMirroredStrategy over loopback; default: %(default)s, in-process)")
+
+
+def add_cluster_trainer_options(parser: argparse.ArgumentParser) -> None:
+    """--trainer pod|vertex and the Vertex AI Training job's machines."""
+    from components.trainer.config import TrainerConfig
+
+    parser.add_argument(
+        "--trainer", choices=["pod", "vertex"], default="pod",
+        help="pod: train in the Trainer step's own pod (default); vertex: the step starts a "
+             "Vertex AI Training job of --trainer-replicas machines running --image")
+    parser.add_argument("--trainer-machine-type",
+                        default=default(TrainerConfig, "machine_type"),
+                        help="Vertex AI machine type of each replica (default: %(default)s)")
+    parser.add_argument("--trainer-replicas", type=int,
+                        default=default(TrainerConfig, "replicas"),
+                        help="machines training together, the chief included "
+                             "(default: %(default)s)")
+    parser.add_argument("--trainer-accelerator", default="", metavar="TYPE:COUNT",
+                        help="accelerators on each replica, e.g. NVIDIA_TESLA_T4:1")
+    parser.add_argument("--region", default="", help="the Vertex AI region, e.g. us-central1")
+    parser.add_argument("--project", default="", help="the Google Cloud project of the job")
+
+
+def trainer_config(args: argparse.Namespace):
+    """The TrainerConfig of the trainer options this command has."""
+    from components.trainer.config import TrainerConfig
+
+    if not hasattr(args, "trainer"):
+        return TrainerConfig(workers=args.trainer_workers)
+    return TrainerConfig(vertex=args.trainer == "vertex",
+                         machine_type=args.trainer_machine_type,
+                         replicas=args.trainer_replicas, accelerator=args.trainer_accelerator,
+                         region=args.region, project=args.project)
+
+
 def add_push_options(parser: argparse.ArgumentParser) -> None:
     """--model-name, --pipeline-name and --replace-unknown-version."""
     from pipeline.config import PipelineConfig, ServingConfig

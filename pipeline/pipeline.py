@@ -20,6 +20,7 @@ from components.run_report.component import RunReport
 from components.schema_gen.component import MovieLensSchemaGen, schema_text
 from components.servable_check.component import ServableCheck
 from components.statistics_gen.component import SampleStatisticsGen
+from components.trainer.component import placement_config, trainer_class
 from pipeline.config import PipelineConfig
 from trainer.task import MODEL_CONFIG_KEY
 
@@ -96,7 +97,8 @@ def create_pipeline(
         disable_analyzer_cache=True,
         custom_config={CODE_VERSION_KEY: code["transform"]},
     ).with_id(TRANSFORM)
-    trainer = tfx.components.Trainer(
+    # In its own process, in several local worker processes, or as a Vertex AI job.
+    trainer = trainer_class(config.trainer)(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -104,7 +106,8 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={MODEL_CONFIG_KEY: config.model.to_json(),
-                       CODE_VERSION_KEY: code["trainer"]},
+                       CODE_VERSION_KEY: code["trainer"],
+                       **placement_config(config.trainer, config.image)},
     ).with_id(TRAINER)
     trainer.add_upstream_node(data_gate)  # nothing is trained on data the gate refused
     # The baseline for the Evaluator's change thresholds: the latest blessed model, if any.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -34,32 +34,41 @@ class Ratings:
         return self.take(np.sort(order[held:])), self.take(np.sort(order[:held]))
 
     def dataset(self, batch_size: int, shuffle_seed=None, repeat: bool = False,
-                user_run: int = 1) -> tf.data.Dataset:
+                user_run: int = 1, slices: Sequence[int] = (0,), of: int = 1
+                ) -> tf.data.Dataset:
         """Batches. With `shuffle_seed`, every pass is shuffled anew in runs of up to
         `user_run` ratings of one user (`run_order`), whole batches only; without it, the
-        rows in order, the last batch short."""
+        rows in order, the last batch short.
+
+        With `of` > 1 (shuffled only), each batch is cut into `of` equal slices and the
+        data set yields the slices numbered `slices`, in turn: a worker of distributed
+        training makes the same batches as every other worker, as one worker alone would,
+        and keeps its replicas' slices of each."""
         if shuffle_seed is None:
             features = {USER_INDEX: self.user_index, MOVIE_INDEX: self.movie_index}
             data = tf.data.Dataset.from_tensor_slices((features, self.rating))
             return data.batch(batch_size).prefetch(2)
         passes = itertools.count()  # Keras iterates the data set anew each epoch
+        part = batch_size // of
 
         def batches():
             while True:
                 order = run_order(self.user_index, user_run,
                                   np.random.default_rng([shuffle_seed, next(passes)]))
                 for start in range(0, len(order) - batch_size + 1, batch_size):
-                    rows = order[start: start + batch_size]
-                    yield ({USER_INDEX: self.user_index[rows],
-                            MOVIE_INDEX: self.movie_index[rows]}, self.rating[rows])
+                    for slice_ in slices:
+                        rows = order[start + slice_ * part: start + (slice_ + 1) * part]
+                        yield ({USER_INDEX: self.user_index[rows],
+                                MOVIE_INDEX: self.movie_index[rows]}, self.rating[rows])
                 if not repeat:
                     return
 
-        index = tf.TensorSpec([batch_size], tf.int64)
+        index = tf.TensorSpec([part], tf.int64)
         data = tf.data.Dataset.from_generator(batches, output_signature=(
-            {USER_INDEX: index, MOVIE_INDEX: index}, tf.TensorSpec([batch_size], tf.float32)))
+            {USER_INDEX: index, MOVIE_INDEX: index}, tf.TensorSpec([part], tf.float32)))
         # The generator's length, so that Keras knows where an epoch ends.
-        length = tf.data.INFINITE_CARDINALITY if repeat else len(self) // batch_size
+        length = (tf.data.INFINITE_CARDINALITY if repeat
+                  else len(self) // batch_size * len(slices))
         return data.apply(tf.data.experimental.assert_cardinality(length)).prefetch(2)
 
     def sample(self, limit: int, seed: int) -> "Ratings":

@@ -46,8 +46,10 @@ class MultiTaskRecommender(keras.Model):
             + [keras.layers.Dense(1)], name="rating_mlp")
         # The moving average of the MLP's weights (see use_rating_average), not trained.
         self.rating_mlp.build((None, 2 * config.embedding_dim))
+        # Updated in each replica's step with the same value: a replica's own is kept.
         self.rating_average = [
-            keras.Variable(weight.numpy(), trainable=False, name=f"average_{i}")
+            keras.Variable(weight.numpy(), trainable=False, name=f"average_{i}",
+                           aggregation="only_first_replica")
             for i, weight in enumerate(self.rating_mlp.trainable_weights)]
         if config.use_bias:
             self.user_bias = keras.layers.Embedding(num_users + 1, 1,
@@ -100,6 +102,10 @@ class MultiTaskRecommender(keras.Model):
         self.movie_log_frequency = tf.constant(movie_log_frequency, dtype=tf.float32)
         if config.sampled_negatives:  # the in-batch softmax's draws
             self.negative_seeds = keras.random.SeedGenerator(config.seed)
+        strategy = self._distribute_strategy  # the one it was made under, if any
+        # Several workers (not only several local devices) train this model.
+        self._across_workers = strategy is not None and (
+            strategy.num_replicas_in_sync > len(strategy.extended.worker_devices))
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
         self.rating_loss_tracker = keras.metrics.Mean(name="rating_loss")
 
@@ -233,7 +239,33 @@ class MultiTaskRecommender(keras.Model):
         momentum = self.config.rating_average_momentum
         for average, weight in zip(self.rating_average, self.rating_mlp.trainable_weights):
             average.assign(momentum * average + (1.0 - momentum) * weight)
-        return logs
+        return self._per_replica_logs(logs)
+
+    def test_step(self, data):
+        """Keras' evaluation step (see `_per_replica_logs`)."""
+        return self._per_replica_logs(super().test_step(data))
+
+    def _per_replica_logs(self, logs):
+        """The step's logs, shaped [1] across several workers: Keras 3 averages a step's logs
+        over the workers along axis 0, which a scalar does not have (keras-team/keras#20585,
+        tensorflow/tensorflow#72388)."""
+        if not self._across_workers:
+            return logs
+        return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras builds a model made under a strategy from the mean of a first batch over
+        the replicas, which fails across workers (keras-team/keras#20585) and for integer
+        features; the first replica's batch has the shapes the build needs."""
+        strategy = self._distribute_strategy
+        if iterator is not None and strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0],
+                    next(batches))
+                break
+            iterator = None
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def use_rating_average(self) -> None:
         """Sets the rating MLP to its weights' moving average (after training: the average
@@ -269,6 +301,9 @@ class MultiTaskRecommender(keras.Model):
         self.retrieval_loss_tracker.update_state(retrieval)
         self.rating_loss_tracker.update_state(rating)
         total = self.config.retrieval_weight * retrieval + self.config.rating_weight * rating
+        # Replicas' gradients are summed: each replica's share of the batch means is its
+        # part; the L2 penalty, a sum over the rows each replica reads, is not divided.
+        total /= self.distribute_strategy.num_replicas_in_sync
         if self.losses:
             total += tf.add_n(self.losses)
         return total
@@ -350,7 +385,7 @@ class MultiTaskRecommender(keras.Model):
         return [self.retrieval_loss_tracker, self.rating_loss_tracker] + super().metrics
 
 
-_BIT_VALUES = tf.constant([1 << bit for bit in range(8)], tf.uint8)  # np.packbits' little
+_BIT_VALUES = np.array([1 << bit for bit in range(8)], np.uint8)  # np.packbits' little
 
 
 def _bit_rows(rows: tf.RaggedTensor, num_movies: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from absl import logging
 from tfx import v1 as tfx
 
 from common import features
-from trainer import data, export, train
+from trainer import data, distribution, export, train
 from trainer.config import ModelConfig
 
 MODEL_CONFIG_KEY = "model_config"
@@ -47,7 +47,26 @@ def _read(files, tft_output) -> tuple:
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Trains the multi-task model on the train split and exports it."""
+    """Trains the multi-task model on the train split and exports it.
+
+    Every worker of a distributed training job runs this with the same `fn_args`
+    (trainer/distribution.py); only the chief writes the model, its warm-up requests and
+    the training record, and the others write nothing, but return only once the chief has
+    written them (TFX then checks, in every worker, that the model exists). A worker that
+    fails stops the others with one line naming it, before any model is written."""
+    placement = distribution.place()  # first: several workers configure TF at its start
+    if placement.workers == 1:
+        _train_and_export(fn_args, placement)
+        return
+    try:
+        _train_and_export(fn_args, placement)
+        distribution.barrier(placement)
+    except distribution.PEER_ERRORS as error:
+        raise placement.lost(error) from None
+
+
+def _train_and_export(fn_args: tfx.components.FnArgs,
+                      placement: distribution.Placement) -> None:
     config = ModelConfig.from_json(fn_args.custom_config[MODEL_CONFIG_KEY])
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     started = time.monotonic()
@@ -57,8 +76,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     movie_ids = [m.decode() for m in tft_output.vocabulary_by_name(features.MOVIE_VOCABULARY)]
     logging.info("Trainer: %d training ratings, %d users, %d movies (read in %.1f s); %s",
                  len(ratings), num_users, len(movie_ids), read_seconds, config)
-    result = train.fit(config, ratings, num_users, len(movie_ids), callbacks=[
-        keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "logs"))])
+    # Other workers log nowhere the pipeline reads.
+    callbacks = [keras.callbacks.TensorBoard(
+        log_dir=os.path.join(fn_args.model_run_dir, "logs"))] if placement.is_chief else []
+    result = train.fit(config, ratings, num_users, len(movie_ids), callbacks=callbacks,
+                       placement=placement)
+    if not placement.is_chief:
+        return
     started = time.monotonic()
     catalogue = export.make_catalogue(ratings, movie_ids, titles)
     module = export.RecommenderModule(result.model, tft_output.transform_features_layer(),
@@ -79,6 +103,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                    "step_flops": result.step_flops,
                    "stopped_because": result.stopped_because,
                    "kept_epoch": result.kept_epoch,
+                   "workers": placement.workers, "replicas": placement.replicas,
+                   "devices": placement.describe(),
                    "history": result.history}, out, indent=2)
 
 

@@ -8,9 +8,11 @@ from typing import Dict, List, Optional
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
-from trainer import cost
+from common.config_error import ConfigError
+from trainer import cost, distribution
 from trainer import model as model_lib
 from trainer import validation as validation_lib
 from trainer.config import ModelConfig
@@ -35,8 +37,8 @@ class TrainResult:
 
 
 def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
-        callbacks: Optional[List[keras.callbacks.Callback]] = None, verbose: int = 2
-        ) -> TrainResult:
+        callbacks: Optional[List[keras.callbacks.Callback]] = None, verbose: int = 2,
+        placement: Optional[distribution.Placement] = None) -> TrainResult:
     """Trains on `train`, stopping early on a validation slice carved from it (never eval):
     when the validation objective (trainer/validation.py: NDCG@10 and RMSE, as the loss
     weights weigh them) has not improved for config.early_stopping_patience epochs, the
@@ -45,15 +47,25 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     An epoch is one pass over the data or `examples_per_epoch` examples, whichever is
     smaller, and validation runs after each: on large data early stopping can act within
     the first pass instead of after hours.
+
+    Under a `placement` of several replicas, each batch is cut into one equal slice a
+    replica (`_replica_batches`), so that training steps through the same batches as on one
+    device; every worker measures validation itself, alike, and so stops at the same epoch.
     """
+    placement = placement or distribution.place()
     config.check_data(len(train), num_movies)
+    if config.batch_size % placement.replicas:
+        raise ConfigError(f"--model batch_size={config.batch_size} does not split into "
+                          f"{placement.replicas} equal replica batches: give a multiple of "
+                          f"{placement.replicas}")
     fit_rows, validation = train.split_off(config.validation_fraction, seed=config.seed)
     validation = validation.sample(config.max_validation_examples, seed=config.seed)
     # Trained on the rest; validation movies are unknown to training, as eval movies are,
     # and known to the exported model, as every training rating is.
-    model = model_lib.build(num_users, num_movies, fit_rows.user_index, fit_rows.movie_index,
-                            config, served=model_lib.UserMovies.of(
-                                train.user_index, train.movie_index, num_users, config))
+    with placement.strategy.scope():
+        model = model_lib.build(num_users, num_movies, fit_rows.user_index,
+                                fit_rows.movie_index, config, served=model_lib.UserMovies.of(
+                                    train.user_index, train.movie_index, num_users, config))
     measure = validation_lib.ValidationMetrics(fit_rows, validation, num_users, num_movies,
                                                config)
     stop = keras.callbacks.EarlyStopping(
@@ -65,11 +77,16 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
             *(callbacks or [])]
     partial = len(fit_rows) > config.examples_per_epoch
     steps = config.examples_per_epoch // config.batch_size if partial else None
+    if placement.replicas > 1:
+        steps = steps or len(fit_rows) // config.batch_size
+        training_data = _replica_batches(fit_rows, config, placement)
+    else:
+        training_data = fit_rows.dataset(config.batch_size, shuffle_seed=config.seed,
+                                         repeat=partial, user_run=config.user_run)
+    logging.info("Trainer: %s", placement.describe())
     started = time.monotonic()
     history = model.fit(
-        fit_rows.dataset(config.batch_size, shuffle_seed=config.seed, repeat=partial,
-                         user_run=config.user_run),
-        validation_data=validation.dataset(config.batch_size),
+        training_data, validation_data=validation.dataset(config.batch_size),
         epochs=config.epochs, steps_per_epoch=steps,
         callbacks=[measure, stop] + list(callbacks or []), verbose=verbose)
     seconds = time.monotonic() - started
@@ -96,3 +113,17 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
                             **cost.batch_shape(fit_rows.user_index, config))
     return TrainResult(model, epochs_run, seconds, examples / seconds, history.history,
                        examples, because, best, measure.seconds, flops)
+
+
+def _replica_batches(rows: Ratings, config: ModelConfig, placement: distribution.Placement):
+    """The training batches of this worker's replicas: every worker shuffles the same
+    batches (seeded alike) and keeps its replicas' slices of each, one after the other."""
+    local = placement.local_replicas
+
+    def make(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        first = context.input_pipeline_id * local
+        return rows.dataset(config.batch_size, shuffle_seed=config.seed, repeat=True,
+                            user_run=config.user_run, slices=range(first, first + local),
+                            of=placement.replicas)
+
+    return placement.strategy.distribute_datasets_from_function(make)
