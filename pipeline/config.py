@@ -73,11 +73,7 @@ class PipelineConfig:
         if self.beam_runner == "portable" and runner not in (None, "PortableRunner"):
             raise ConfigError(f"--beam-runner portable runs Beam's PortableRunner locally; "
                               f"--beam-arg=--runner={runner} contradicts it")
-        replicas = max(self.trainer.workers, self.trainer.replicas)
-        if self.model.batch_size % replicas:
-            raise ConfigError(f"--model batch_size={self.model.batch_size} does not split "
-                              f"into {replicas} equal worker batches: give a multiple of "
-                              f"{replicas}")
+        self.model.check_replicas(max(self.trainer.workers, self.trainer.replicas))
         if self.data.source == SYNTHETIC:  # its size is known: check the model against it now
             synthetic = self.data.synthetic
             self.model.check_data(int(synthetic.num_ratings * (1.0 - self.data.eval_fraction)),

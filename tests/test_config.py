@@ -129,6 +129,13 @@ def test_the_model_is_checked_against_the_data_before_training():
     ModelConfig().check_data(training_ratings=80_000, num_movies=1650)
 
 
+def test_a_batch_must_split_into_equal_replica_batches():
+    with pytest.raises(ConfigError, match="batch_size=1024 does not split into 3 equal "
+                                          "replica batches: give a multiple of 3"):
+        ModelConfig().check_replicas(3)
+    ModelConfig().check_replicas(4)
+
+
 def test_synthetic_data_is_checked_against_the_model_when_the_pipeline_is_configured():
     small = DataConfig(synthetic=SyntheticConfig(num_users=50, num_movies=80, num_ratings=1000))
     with pytest.raises(ConfigError, match="batch_size=1024 is more than the 760 training"):

@@ -97,7 +97,7 @@ def test_the_default_trains_in_the_steps_own_pod(tmp_path):
     (["--trainer", "vertex", "--region", "r", "--project", "p", "--trainer-accelerator",
       "T4"], "--trainer-accelerator must be TYPE:COUNT"),
     (["--trainer", "vertex", "--region", "r", "--project", "p", "--trainer-replicas", "3"],
-     "batch_size=1024 does not split into 3 equal worker batches"),
+     "batch_size=1024 does not split into 3 equal replica batches"),
 ])
 def test_a_vertex_option_that_cannot_work_is_one_line(tmp_path, capsys, extra, message):
     assert cli.main(["compile", "kfp", "--output", str(tmp_path / "p.yaml"), "--pipeline-root",

@@ -143,6 +143,14 @@ class ModelConfig(JsonConfig):
         size = min(max(training_ratings, smallest), largest) / smallest
         return self.l2 * size ** self.l2_size_power
 
+    def check_replicas(self, replicas: int) -> None:
+        """Checks that a batch splits into `replicas` equal slices, one a model replica
+        (trainer/distribution.py): a worker, or a device of one."""
+        if self.batch_size % replicas:
+            raise ConfigError(f"--model batch_size={self.batch_size} does not split into "
+                              f"{replicas} equal replica batches: give a multiple of "
+                              f"{replicas}")
+
     def check_data(self, training_ratings: int, num_movies: int) -> None:
         """Checks the options that depend on the data, before any training: `num_movies`
         is the catalogue the model ranks (the movies with training ratings)."""

@@ -11,7 +11,6 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common.config_error import ConfigError
 from trainer import cost, distribution
 from trainer import model as model_lib
 from trainer import validation as validation_lib
@@ -54,10 +53,7 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     """
     placement = placement or distribution.place()
     config.check_data(len(train), num_movies)
-    if config.batch_size % placement.replicas:
-        raise ConfigError(f"--model batch_size={config.batch_size} does not split into "
-                          f"{placement.replicas} equal replica batches: give a multiple of "
-                          f"{placement.replicas}")
+    config.check_replicas(placement.replicas)
     fit_rows, validation = train.split_off(config.validation_fraction, seed=config.seed)
     validation = validation.sample(config.max_validation_examples, seed=config.seed)
     # Trained on the rest; validation movies are unknown to training, as eval movies are,
