@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from typing import Any, Callable, Dict, List, Sequence
@@ -112,27 +111,10 @@ def _train(data: str, seed: int, workers: int, cores: Sequence[int], batch_size:
     command = [sys.executable, "-m", "bench.distributed_benchmark", "--data", data,
                "--seed", str(seed), "--batch-size", str(batch_size), "--epochs", str(epochs),
                "--out", out]
-    configs = local_workers.tf_configs(workers) if workers > 1 else [None]
-    processes = []
-    try:
-        for index, tf_config in enumerate(configs):
-            env = dict(os.environ)
-            env.pop("TF_CONFIG", None)
-            if tf_config is not None:
-                env["TF_CONFIG"] = json.dumps(tf_config)
-            core = ["--core", str(cores[index])] if cores else []
-            processes.append(subprocess.Popen(command + core, env=env,
-                                              stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.PIPE, text=True))
-        for process in processes:
-            _, errors = process.communicate(timeout=WORKER_TIMEOUT)
-            if process.returncode:
-                raise RuntimeError(f"a benchmark worker failed: {errors[-2000:]}")
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
+    commands = [command + (["--core", str(cores[index])] if cores else [])
+                for index in range(workers)]
+    local_workers.run_workers(commands, local_workers.tf_configs(workers),
+                              timeout=WORKER_TIMEOUT)
     with open(out, encoding="utf-8") as record:
         return json.load(record)
 

@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.extensions.google_cloud_ai_platform import training_clients
 from tfx.types import standard_artifacts
+from tfx.utils import name_utils
 
 from components.trainer import local_workers
 from pipeline import cli
@@ -81,9 +82,8 @@ def test_every_replica_runs_the_trainer_executor_the_local_workers_run(vertex):
         command = pool["container_spec"]["command"]
         assert pool["container_spec"]["image_uri"] == IMAGE
         assert command[:3] == ["python", "-m", "tfx.scripts.run_executor"]
-        worker_executor = local_workers.WORKER_EXECUTOR
         assert command[command.index("--executor_class_path") + 1] == \
-            f"{worker_executor.__module__}.{worker_executor.__qualname__}"
+            name_utils.get_full_name(local_workers.WORKER_EXECUTOR)
 
 
 def test_the_default_trains_in_the_steps_own_pod(tmp_path):

@@ -26,7 +26,7 @@ from tfx import types
 from tfx.components.trainer import executor as trainer_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import json_utils, path_utils
+from tfx.utils import json_utils, name_utils, path_utils
 
 import trainer
 from components.trainer.config import WORKERS_KEY
@@ -127,20 +127,25 @@ def _first_failure(workers: List[_Worker]) -> Optional[_Worker]:
     return failed[0] if failed else None
 
 
-def run_workers(command: List[str], configs: List[Dict[str, Any]]) -> None:
-    """Runs one process of `command` per TF_CONFIG and waits for all; raises WorkerFailed
-    naming the first that failed (the others are stopped once they have had GRACE_SECONDS
-    to notice)."""
+def run_workers(commands: List[List[str]], configs: List[Dict[str, Any]],
+                timeout: Optional[float] = None) -> None:
+    """Runs each command with its TF_CONFIG and waits for all; raises WorkerFailed naming
+    the first that failed (the others are stopped once they have had GRACE_SECONDS to
+    notice), or when they have not all finished within `timeout` seconds, if given."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(trainer.__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root,
                                                       env.get("PYTHONPATH")]))
     workers: List[_Worker] = []
     try:
-        for index, tf_config in enumerate(configs):
+        for index, (command, tf_config) in enumerate(zip(commands, configs)):
             workers.append(_Worker(command, tf_config, env, show_progress=index == 0))
         failed_at = None
+        started = time.monotonic()
         while not all(worker.finished() for worker in workers):
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise WorkerFailed(f"{len(workers)} training workers did not finish within "
+                                   f"{timeout:g} s")
             failure = _first_failure(workers)
             if failure is not None:
                 failed_at = failed_at or time.monotonic()
@@ -167,14 +172,13 @@ class Executor(trainer_executor.GenericExecutor):
             exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
         workers = int(custom_config.get(WORKERS_KEY, 1))
         command = [sys.executable, "-m", "tfx.scripts.run_executor",
-                   "--executor_class_path",
-                   f"{WORKER_EXECUTOR.__module__}.{WORKER_EXECUTOR.__qualname__}",
+                   "--executor_class_path", name_utils.get_full_name(WORKER_EXECUTOR),
                    "--inputs", artifact_utils.jsonify_artifact_dict(input_dict),
                    "--outputs", artifact_utils.jsonify_artifact_dict(output_dict),
                    "--exec-properties", json.dumps(exec_properties, sort_keys=True)]
         started = time.monotonic()
         try:
-            run_workers(command, tf_configs(workers))
+            run_workers([command] * workers, tf_configs(workers))
         except BaseException:
             model = path_utils.serving_model_dir(artifact_utils.get_single_uri(
                 output_dict[standard_component_specs.MODEL_KEY]))
