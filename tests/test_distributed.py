@@ -156,6 +156,9 @@ def test_two_workers_train_one_model_that_serves_and_passes_the_gate(two_runs):
     _, (output, runs), root = two_runs
     assert "Trainer: started chief 0 (localhost:" in output
     assert "Trainer: started worker 0 (localhost:" in output
+    # The chief's line of where it trained, among its epoch lines.
+    assert "] Trainer: trained on 2 workers of 1 replica(s) each; this is chief 0, on " \
+        in output
     assert os.path.isfile(os.path.join(runs["ServableCheck"].outputs["infra_blessing"],
                                        "INFRA_BLESSED"))
     assert os.path.isdir(root / "serving" / "movielens" / "1")

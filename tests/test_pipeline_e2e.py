@@ -269,6 +269,7 @@ def test_the_run_report_shows_the_runs_own_numbers_in_a_browser(first_run):
     record = task.read_training_record(by_name["Trainer"].outputs["model_run"])
     _shown(page, "training.epochs", record["epochs"])
     _shown(page, "training.kept_epoch", record["kept_epoch"])
+    assert f"{record['devices'].capitalize()}." in page.text  # the device that trained
     for epoch, loss in enumerate(record["history"]["val_loss"], start=1):
         _shown(page, f"training.val_loss.{epoch}", loss, ".4f")
     times = {f"time.{run.component}": run.seconds for run in runs if run.component != "RunReport"}

@@ -295,17 +295,21 @@ class MultiTaskRecommender(keras.Model):
         weight = (1.0 + self.config.liked_weighting * (rated - 0.5)) * tf.gather(
             self.user_weight, user_index)
         # (A batch of 1-star ratings alone weighs nothing with liked_weighting 2: no loss.)
-        retrieval = tf.math.divide_no_nan(tf.reduce_sum(weight * retrieval),
-                                          tf.reduce_sum(weight))
+        weighted, weights = tf.reduce_sum(weight * retrieval), tf.reduce_sum(weight)
         rating = tf.reduce_mean(tf.square(y_pred["rating"] - rated))
-        self.retrieval_loss_tracker.update_state(retrieval)
+        self.retrieval_loss_tracker.update_state(tf.math.divide_no_nan(weighted, weights))
         self.rating_loss_tracker.update_state(rating)
-        total = self.config.retrieval_weight * retrieval + self.config.rating_weight * rating
-        # Replicas' gradients are summed: each replica's share of the batch means is its
-        # part; the L2 penalty, a sum over the rows each replica reads, is not divided.
-        total /= self.distribute_strategy.num_replicas_in_sync
+        # Several replicas' gradients are summed into the whole batch's: each replica's
+        # weighted retrieval losses count over the whole batch's weight, and it has its
+        # share of the rating MSE and of the L2 penalty (each replica's estimates the whole
+        # tables' from its own slice's rows: build's `replicas`).
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if replicas > 1:
+            weights = tf.distribute.get_replica_context().all_reduce("SUM", weights)
+        total = (self.config.retrieval_weight * tf.math.divide_no_nan(weighted, weights)
+                 + self.config.rating_weight * rating / replicas)
         if self.losses:
-            total += tf.add_n(self.losses)
+            total += tf.add_n(self.losses) / replicas
         return total
 
     def _catalogue_softmax(self, user_vectors, users, position, positive) -> tf.Tensor:
@@ -468,9 +472,11 @@ class UserMovies:
 
 
 def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies: np.ndarray,
-          config: ModelConfig, served: Optional[UserMovies] = None) -> MultiTaskRecommender:
+          config: ModelConfig, served: Optional[UserMovies] = None,
+          replicas: int = 1) -> MultiTaskRecommender:
     """A compiled model for the training ratings (`train_users[i]`, `train_movies[i]`);
-    `served`: every known movie of each user, for export (default: the training ones)."""
+    `served`: every known movie of each user, for export (default: the training ones);
+    `replicas`: the model replicas that each train on an equal slice of every batch."""
     keras.utils.set_random_seed(config.seed)
     counts = np.bincount(train_movies, minlength=num_movies + 1)[: num_movies + 1]
     counts = counts.astype(np.float64)
@@ -479,7 +485,7 @@ def build(num_users: int, num_movies: int, train_users: np.ndarray, train_movies
     chances = None
     if config.l2:
         chances = row_chances(train_users, train_movies, trained.history, num_users,
-                              num_movies, config.batch_size, config.user_run)
+                              num_movies, config.batch_size // replicas, config.user_run)
     model = MultiTaskRecommender(
         num_users, num_movies, log_frequency, trained, served or trained, config, chances,
         l2_weight=config.l2_for(len(train_users)) / max(len(train_users), 1))

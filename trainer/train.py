@@ -61,7 +61,8 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     with placement.strategy.scope():
         model = model_lib.build(num_users, num_movies, fit_rows.user_index,
                                 fit_rows.movie_index, config, served=model_lib.UserMovies.of(
-                                    train.user_index, train.movie_index, num_users, config))
+                                    train.user_index, train.movie_index, num_users, config),
+                                replicas=placement.replicas)
     measure = validation_lib.ValidationMetrics(fit_rows, validation, num_users, num_movies,
                                                config)
     stop = keras.callbacks.EarlyStopping(
@@ -79,7 +80,11 @@ def fit(config: ModelConfig, train: Ratings, num_users: int, num_movies: int,
     else:
         training_data = fit_rows.dataset(config.batch_size, shuffle_seed=config.seed,
                                          repeat=partial, user_run=config.user_run)
-    logging.info("Trainer: %s", placement.describe())
+    where = f"Trainer: {placement.describe()}"  # the device(s) that train
+    if verbose:
+        print(where, flush=True)  # with Keras' epoch lines
+    else:
+        logging.info(where)
     started = time.monotonic()
     history = model.fit(
         training_data, validation_data=validation.dataset(config.batch_size),

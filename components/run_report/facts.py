@@ -91,7 +91,9 @@ def training(record: Mapping[str, Any]) -> Dict[str, Any]:
     return {"epochs": int(record["epochs"]), "kept_epoch": int(record["kept_epoch"]),
             "stopped_because": record["stopped_because"], "seconds": float(record["seconds"]),
             "training_ratings": int(record["training_ratings"]),
-            "examples_per_second": float(record["examples_per_second"]), "history": history}
+            "examples_per_second": float(record["examples_per_second"]), "history": history,
+            # Where it trained (trainer/distribution.py); a record before issue 25 has none.
+            "devices": str(record.get("devices", ""))}
 
 
 def evaluation(evaluation_uri: str, config: GateConfig, top_k: int) -> Dict[str, Any]:

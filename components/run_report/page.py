@@ -131,7 +131,9 @@ def _training(training: Dict[str, Any]) -> str:
         f"{fact('training.training_ratings', training['training_ratings'], ',')} training "
         f"ratings in {fact('training.seconds', training['seconds'], '.1f')} s; the weights "
         f"of epoch {fact('training.kept_epoch', training['kept_epoch'])} were kept. "
-        f"{_text(training['stopped_because'])}</p>",
+        f"{_text(training['stopped_because'])}"
+        f"{' ' + _text(training['devices'].capitalize()) + '.' if training['devices'] else ''}"
+        "</p>",
         _image(plots.training(history, training["kept_epoch"]),
                "loss and validation loss per epoch"),
         "<details><summary>Every epoch</summary>",
